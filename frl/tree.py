@@ -1,0 +1,58 @@
+"""Pytree helpers over TensorDicts, NamedTuples, dicts and tuples of tensors.
+
+Parameters, optimizer states and batches are pytrees whose leaves are tensors; an *ensemble* is the
+same pytree with one extra leading dimension on every leaf. `stack` and `unstack` move between a list
+of members and an ensemble; `torch.func.vmap` then maps over that leading dimension.
+
+These helpers use torch's own pytree registry (tensordict registers TensorDict there), so they agree
+with what `torch.func.vmap`, `torch.func.grad` and `torch.compile` see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+
+__all__ = ["tree_map", "tree_leaves", "stack", "unstack", "index", "tree_allclose"]
+
+
+def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
+    """Apply ``fn`` to matching leaves of one or more pytrees of the same structure."""
+    return pytree.tree_map(fn, tree, *rest)
+
+
+def tree_leaves(tree: Any) -> list:
+    return pytree.tree_leaves(tree)
+
+
+def stack(trees: Sequence[Any], dim: int = 0) -> Any:
+    """Stack a list of same-structured pytrees into one ensemble pytree (new dimension ``dim``)."""
+    if len(trees) == 0:
+        raise ValueError("frl.tree.stack: got an empty list of trees")
+    return pytree.tree_map(lambda *xs: torch.stack(xs, dim), *trees)
+
+
+def unstack(tree: Any, dim: int = 0) -> list:
+    """Inverse of `stack`: split an ensemble pytree into its members along ``dim``."""
+    leaves, spec = pytree.tree_flatten(tree)
+    if not leaves:
+        return []
+    n = leaves[0].shape[dim]
+    return [pytree.tree_unflatten([leaf.select(dim, i) for leaf in leaves], spec) for i in range(n)]
+
+
+def index(tree: Any, i) -> Any:
+    """Index every leaf of an ensemble pytree along its leading dimension."""
+    return pytree.tree_map(lambda x: x[i], tree)
+
+
+def tree_allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    """True when two pytrees have the same structure and all leaves are close."""
+    la, sa = pytree.tree_flatten(a)
+    lb, sb = pytree.tree_flatten(b)
+    if sa != sb:
+        return False
+    return all(torch.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True) for x, y in zip(la, lb))
