@@ -11,6 +11,7 @@ import os
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 import torch.utils._pytree as pytree
 from tensordict import TensorDictBase
 
@@ -19,6 +20,12 @@ import frl
 # Tests run Triton kernels in Triton's CPU interpreter; set before triton is imported anywhere.
 os.environ.setdefault("TRITON_INTERPRET", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+# Compiled functions make single examples slow (seconds for the first), and CI has 2 cores: no
+# per-example deadline, and a fixed derandomized example sequence so CI failures reproduce.
+settings.register_profile("frl", deadline=None, max_examples=50, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("FRL_HYPOTHESIS_PROFILE", "frl"))
 
 
 def _assert_tree_close(actual, expected, rtol, atol, what):
