@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.utils._pytree as pytree
+from tensordict import TensorDictBase
 
 __all__ = ["tree_map", "tree_leaves", "stack", "unstack", "index", "tree_allclose"]
 
@@ -28,25 +29,34 @@ def tree_leaves(tree: Any) -> list:
     return pytree.tree_leaves(tree)
 
 
+def _is_td(x) -> bool:
+    return isinstance(x, TensorDictBase)
+
+
 def stack(trees: Sequence[Any], dim: int = 0) -> Any:
-    """Stack a list of same-structured pytrees into one ensemble pytree (new dimension ``dim``)."""
+    """Stack a list of same-structured pytrees into one ensemble pytree (new dimension ``dim``).
+
+    TensorDicts are stacked whole with ``torch.stack``, so their ``batch_size`` gains the new
+    dimension too (stacking their leaves one by one would leave it stale).
+    """
     if len(trees) == 0:
         raise ValueError("frl.tree.stack: got an empty list of trees")
-    return pytree.tree_map(lambda *xs: torch.stack(xs, dim), *trees)
+    return pytree.tree_map(lambda *xs: torch.stack(xs, dim), *trees, is_leaf=_is_td)
 
 
 def unstack(tree: Any, dim: int = 0) -> list:
     """Inverse of `stack`: split an ensemble pytree into its members along ``dim``."""
-    leaves, spec = pytree.tree_flatten(tree)
+    leaves, spec = pytree.tree_flatten(tree, is_leaf=_is_td)
     if not leaves:
         return []
     n = leaves[0].shape[dim]
-    return [pytree.tree_unflatten([leaf.select(dim, i) for leaf in leaves], spec) for i in range(n)]
+    return [pytree.tree_unflatten([leaf.select(dim, i) if not _is_td(leaf) else leaf.unbind(dim)[i]
+                                   for leaf in leaves], spec) for i in range(n)]
 
 
 def index(tree: Any, i) -> Any:
     """Index every leaf of an ensemble pytree along its leading dimension."""
-    return pytree.tree_map(lambda x: x[i], tree)
+    return pytree.tree_map(lambda x: x[i], tree, is_leaf=_is_td)
 
 
 def tree_allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:

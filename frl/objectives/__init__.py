@@ -1,0 +1,6 @@
+"""Loss functions, one module per algorithm family. Each is a pure function of params and a batch."""
+
+from frl.objectives.ppo import PPO_BATCH_KEYS, clip_ppo_loss, clipped_surrogate
+from frl.objectives.value import value_loss
+
+__all__ = ["clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss"]

@@ -1,0 +1,39 @@
+"""Gradient utilities for train steps: the global norm, and averaging across processes."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+
+from frl.tree import tree_leaves, tree_map
+
+__all__ = ["global_norm", "all_reduce_gradients"]
+
+
+def global_norm(tree) -> torch.Tensor:
+    """The L2 norm of all leaves of a pytree taken together (as ``clip_grad_norm_`` computes it)."""
+    leaves = tree_leaves(tree)
+    return torch.sqrt(sum(leaf.float().pow(2).sum() for leaf in leaves))
+
+
+def all_reduce_gradients(grads: TensorDictBase, group=None) -> TensorDictBase:
+    """Average gradients over the processes of a ``torch.distributed`` group (data parallelism).
+
+    Pass it as the ``grad_transform`` of a train-step factory when running under ``torchrun``. It
+    uses torch's functional collectives, which return new tensors (the input is untouched) and trace
+    into ``torch.compile`` graphs. With no initialized process group it returns ``grads`` as is, so the
+    same script runs on one process.
+
+    Args:
+        grads: a TensorDict (or any pytree) of gradients.
+        group: the process group; default: the whole world.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return grads
+    from torch.distributed import _functional_collectives as funcol
+
+    group = group if group is not None else dist.group.WORLD
+    world = dist.get_world_size(group)
+    return tree_map(lambda g: funcol.all_reduce(g, "sum", group) / world, grads)

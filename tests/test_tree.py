@@ -1,0 +1,47 @@
+"""frl.tree: stacking ensembles of TensorDicts and NamedTuples, and splitting them back."""
+
+from typing import NamedTuple
+
+import torch
+from tensordict import TensorDict
+
+import frl
+
+
+class State(NamedTuple):
+    count: torch.Tensor
+    mu: TensorDict
+
+
+def member(seed):
+    g = torch.Generator().manual_seed(seed)
+    return State(torch.tensor(seed), TensorDict(w=torch.randn(3, 2, generator=g), b=TensorDict(x=torch.randn(4, generator=g))))
+
+
+def test_stack_unstack_roundtrip_keeps_batch_size():
+    members = [member(i) for i in range(3)]
+    ens = frl.tree.stack(members)
+    assert ens.count.shape == (3,)
+    assert ens.mu.batch_size == (3,)
+    assert ens.mu["w"].shape == (3, 3, 2)
+    back = frl.tree.unstack(ens)
+    assert len(back) == 3
+    for a, b in zip(back, members):
+        assert frl.tree.tree_allclose(a, b, rtol=0, atol=0)
+    assert frl.tree.tree_allclose(frl.tree.index(ens, 1), members[1], rtol=0, atol=0)
+
+
+def test_vmap_over_stacked_tensordict_matches_loop():
+    members = [member(i) for i in range(4)]
+    ens = frl.tree.stack(members)
+    out = torch.vmap(lambda s: (s.mu["w"].sum() * s.count + s.mu["b", "x"].mean()))(ens)
+    expected = torch.stack([m.mu["w"].sum() * m.count + m.mu["b", "x"].mean() for m in members])
+    torch.testing.assert_close(out, expected)
+
+
+def test_tree_map_and_allclose():
+    a = member(0)
+    b = frl.tree.tree_map(lambda x: x + 1, a)
+    assert not frl.tree.tree_allclose(a, b)
+    assert frl.tree.tree_allclose(frl.tree.tree_map(lambda x: x - 1, b), a)
+    assert len(frl.tree.tree_leaves(a)) == 3
