@@ -1,0 +1,85 @@
+"""Flat views of parameter pytrees, with the structure checks every optimizer runs.
+
+Each transform flattens its inputs once, does per-leaf tensor math on lists, and rebuilds one pytree
+per output. Leaves are matched by position when the trees have the same structure (the usual case:
+gradients from ``torch.func.grad`` of the params), and by key otherwise, so a TensorDict whose keys
+were inserted in another order still pairs the right tensors. A missing or extra key, or a leaf of the
+wrong shape, is an error that names the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+
+from frl._checks import FrlKeyError, fail, fmt_shape
+
+__all__ = ["flatten", "leaves_like", "unflatten"]
+
+
+def flatten(tree: Any) -> tuple[list, pytree.TreeSpec]:
+    return pytree.tree_flatten(tree)
+
+
+def unflatten(leaves: list, spec: pytree.TreeSpec) -> Any:
+    return pytree.tree_unflatten(leaves, spec)
+
+
+def _key_name(path) -> str:
+    """('actor', '0', 'weight') for a TensorDict or dict path; attribute names and indices as they are."""
+    parts = []
+    for entry in path:
+        if isinstance(entry, pytree.MappingKey):
+            parts.append(entry.key)
+        elif isinstance(entry, pytree.SequenceKey):
+            parts.append(entry.idx)
+        elif isinstance(entry, pytree.GetAttrKey):
+            parts.append(entry.name)
+        else:
+            parts.append(str(entry))
+    if len(parts) == 1:
+        return repr(parts[0])
+    return str(tuple(parts))
+
+
+def _paths(tree: Any) -> list:
+    return [path for path, _ in pytree.tree_flatten_with_path(tree)[0]]
+
+
+def leaves_like(fn: str, what: str, tree: Any, ref: Any, ref_leaves: list, ref_spec: pytree.TreeSpec,
+                ref_what: str = "the optimizer state") -> list:
+    """The leaves of ``tree`` in the order of ``ref``'s leaves, checked against them.
+
+    Args:
+        fn: the public name for error messages, e.g. ``"frl.optim.adam.update"``.
+        what: what ``tree`` is, e.g. ``"updates"``.
+        tree: the pytree to read.
+        ref: a pytree whose structure ``tree`` must have (the keys; the order may differ).
+        ref_leaves, ref_spec: ``flatten(ref)``, which the caller has already computed.
+        ref_what: what ``ref`` is, for the messages.
+
+    Returns:
+        A list of tensors, one per leaf of ``ref`` and in its order, each of the matching shape.
+    """
+    leaves, spec = pytree.tree_flatten(tree)
+    if spec != ref_spec:
+        # Slow path, at trace time only under torch.compile: pair the leaves by key.
+        by_path = dict(pytree.tree_flatten_with_path(tree)[0])
+        ref_paths = _paths(ref)
+        for path in ref_paths:
+            if path not in by_path:
+                fail(fn, f"{what} have no key {_key_name(path)}, which {ref_what} has", FrlKeyError)
+        extra = [p for p in by_path if p not in set(ref_paths)]
+        if extra:
+            fail(fn, f"{what} have a key {_key_name(extra[0])} that {ref_what} lacks", FrlKeyError)
+        leaves = [by_path[path] for path in ref_paths]
+    for i, (leaf, ref_leaf) in enumerate(zip(leaves, ref_leaves)):
+        if not isinstance(leaf, torch.Tensor):
+            fail(fn, f"{what} key {_key_name(_paths(ref)[i])} is a {type(leaf).__name__}, expected a tensor",
+                 TypeError)
+        if leaf.shape != ref_leaf.shape:
+            fail(fn, f"{what} key {_key_name(_paths(ref)[i])} has shape {fmt_shape(leaf.shape)}, expected "
+                     f"{fmt_shape(ref_leaf.shape)} (its shape in {ref_what})")
+    return leaves
