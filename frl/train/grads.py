@@ -1,19 +1,12 @@
-"""Gradient utilities for train steps: the global norm, and averaging across processes."""
+"""Averaging gradients across processes, for data-parallel train steps."""
 
 from __future__ import annotations
 
-import torch
 from tensordict import TensorDictBase
 
-from frl.tree import tree_leaves, tree_map
+from frl.tree import tree_map
 
-__all__ = ["global_norm", "all_reduce_gradients"]
-
-
-def global_norm(tree) -> torch.Tensor:
-    """The L2 norm of all leaves of a pytree taken together (as ``clip_grad_norm_`` computes it)."""
-    leaves = tree_leaves(tree)
-    return torch.sqrt(sum(leaf.float().pow(2).sum() for leaf in leaves))
+__all__ = ["all_reduce_gradients"]
 
 
 def all_reduce_gradients(grads: TensorDictBase, group=None) -> TensorDictBase:

@@ -8,7 +8,7 @@ import torch
 from tensordict import TensorDictBase
 
 from frl.objectives.ppo import clip_ppo_loss
-from frl.train.grads import global_norm
+from frl.optim import apply_updates, global_norm
 
 __all__ = ["make_ppo_update"]
 
@@ -36,8 +36,6 @@ def make_ppo_update(actor_dist: Callable, critic: Callable, optimizer, *,
         ``update``; its ``metrics`` TensorDict holds the loss terms, ``loss`` (their sum), the
         diagnostics of `clip_ppo_loss` and ``grad_norm`` (before any clipping), all detached.
     """
-    from frl.optim import apply_updates  # frl.optim imports nothing from frl.train; late import keeps layers clear
-
     def total_loss(params, batch, key):
         terms = clip_ppo_loss(actor_dist, critic, params, batch, key, **loss_kwargs)
         return terms["loss_objective"] + terms["loss_critic"] + terms["loss_entropy"], terms
