@@ -1,0 +1,34 @@
+"""Functional neural-network modules: ``init(key) -> params`` and ``apply(params, inputs)``.
+
+Networks (`mlp`), distributions (`Normal`, `TanhNormal`, `Categorical`, ...) and TensorDict
+operators (`probabilistic_actor`, `value_operator`, ...) with TorchRL's key layout. Parameters are
+TensorDicts laid out like ``TensorDict.from_module`` of the equivalent ``torch.nn`` module.
+"""
+
+from frl.nn.actor import (
+    ProbabilisticActor,
+    normal_params,
+    probabilistic_actor,
+    q_value_actor,
+    q_value_operator,
+    value_operator,
+)
+from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
+from frl.nn.mlp import mlp
+from frl.nn.module import Module
+
+__all__ = [
+    "Module",
+    "mlp",
+    "Normal",
+    "IndependentNormal",
+    "TanhNormal",
+    "Categorical",
+    "OneHotCategorical",
+    "ProbabilisticActor",
+    "probabilistic_actor",
+    "normal_params",
+    "value_operator",
+    "q_value_operator",
+    "q_value_actor",
+]
