@@ -44,6 +44,6 @@ torch.save({
     "critic_mlp": {k: v.detach().clone() for k, v in critic_mlp.state_dict().items()},
     "batch": {k: v.clone() for k, v in batch.items() if k != "sample_log_prob"},
     "out": {k: v.detach().clone() for k, v in out.items()},
-    "versions": {"torch": torch.__version__},
+    "versions": {"torch": str(torch.__version__)},
 }, os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchrl_ppo_reference.pt"))
 print({k: v.tolist() for k, v in out.items()})
