@@ -2,8 +2,9 @@
 
 The network is TorchRL's README PPO network: actor and critic MLPs with 3 hidden layers of 128 and
 tanh, observation dim 3, action dim 1 (Pendulum), a TanhNormal policy, a batch of 256 transitions,
-Adam. Both sides compute the same terms: clipped surrogate, smooth-L1 critic loss, and a one-sample
-Monte-Carlo entropy bonus (TanhNormal has no closed-form entropy).
+Adam. Both sides compute the clipped surrogate, the smooth-L1 critic loss and an entropy bonus;
+TanhNormal has no closed-form entropy, so TorchRL draws a one-sample Monte-Carlo estimate and frl
+integrates it with a 24-point Gauss-Hermite rule (deterministic, and no cheaper to compute).
 
     python bench/ppo_step.py            # frl rows here, TorchRL rows in FRL_TORCHRL_PYTHON
 
@@ -76,9 +77,34 @@ def torchrl_rows(iters: int) -> dict:
 
 
 def frl_rows(iters: int) -> dict:
+    """frl's make_ppo_update with the same network, batch and optimizer, eager and compiled."""
+    from tensordict import TensorDict
+
     import frl
-    from frl.train.ppo import readme_ppo_update  # noqa: F401  (defined with the PPO trainer)
-    raise NotImplementedError
+
+    torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
+    cells = (CELLS,) * DEPTH
+    actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=cells, activation="tanh"),
+                                       distribution="tanh_normal", action_low=-2.0, action_high=2.0)
+    critic = frl.nn.value_operator(frl.nn.mlp(OBS, 1, num_cells=cells, activation="tanh"))
+    k_actor, k_critic = frl.random.split(frl.random.key(0))
+    params = TensorDict(actor=actor.init(k_actor), critic=critic.init(k_critic))
+    optimizer = frl.optim.adam(LR)
+    update = frl.train.make_ppo_update(actor.get_dist, critic.apply, optimizer, clip_epsilon=0.2,
+                                       entropy_coef=0.01, critic_coef=1.0, critic_loss="smooth_l1")
+    batch = TensorDict(random_batch(torch.Generator().manual_seed(0)), batch_size=[BATCH])
+    state = {"params": params, "opt": optimizer.init(params)}
+
+    def step(fn):
+        state["params"], state["opt"], metrics = fn(state["params"], state["opt"], batch)
+        return metrics
+
+    result = {"eager_ms": time_call(lambda: step(update), iters=iters) * 1e3}
+    compiled = torch.compile(update, fullgraph=True)
+    result["compile_s"] = time_first_call(lambda: step(compiled))
+    result["compiled_ms"] = time_call(lambda: step(compiled), iters=iters) * 1e3
+    result["torch"] = torch.__version__
+    return result
 
 
 def main() -> None:
@@ -90,9 +116,18 @@ def main() -> None:
         emit(torchrl_rows(args.iters))
         return
     print(machine_line())
+    print(f"PPO update: actor and critic MLPs {DEPTH}x{CELLS} tanh, obs {OBS}, action {ACT}, batch {BATCH}, Adam")
     ours = frl_rows(args.iters)
     theirs = run_comparator(__file__, ["--iters", str(args.iters)])
-    print(ours, theirs)
+    rows = [["frl", ours["torch"], ours["eager_ms"], ours["compiled_ms"], ours["compile_s"]]]
+    if theirs:
+        rows.append(["TorchRL ClipPPOLoss", theirs["torch"], theirs["eager_ms"], theirs["compiled_ms"],
+                     theirs["compile_s"]])
+    print_table(["", "torch", "eager ms", "compiled ms", "compile s"], rows)
+    if theirs:
+        print(f"compiled update: frl is {theirs['compiled_ms'] / ours['compiled_ms']:.2f}x faster; "
+              f"eager: {theirs['eager_ms'] / ours['eager_ms']:.2f}x; "
+              f"compile time: {theirs['compile_s'] / ours['compile_s']:.1f}x shorter")
 
 
 if __name__ == "__main__":
