@@ -1,7 +1,17 @@
-"""Train-step factories: pure ``update(params, opt_state, batch)`` functions to compile and vmap."""
+"""Training: pure train-step factories to compile and vmap, and the host loops that drive them."""
 
 from frl.train.grads import all_reduce_gradients
+from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantages, make_collect_step
 from frl.train.ppo import make_ppo_update
 from frl.train.report import RunReport
 
-__all__ = ["make_ppo_update", "all_reduce_gradients", "RunReport"]
+__all__ = [
+    "make_ppo_update",
+    "all_reduce_gradients",
+    "PPOConfig",
+    "PPOTrainer",
+    "TrainState",
+    "make_collect_step",
+    "make_advantages",
+    "RunReport",
+]

@@ -34,6 +34,7 @@ class RunReport:
         self.curve: list[tuple[int, list[float]]] = []  # (frames, mean recent return of each seed)
         self.frames = 0
         self.start = time.perf_counter()
+        self.first_log_seconds: float | None = None  # start to first log: mostly compilation
         self.bar = tqdm(total=total_frames, desc=desc, unit="frame", unit_scale=True, dynamic_ncols=True,
                         disable=os.environ.get("FRL_NO_PROGRESS") == "1")
 
@@ -45,6 +46,8 @@ class RunReport:
             episode_return: return accumulated up to each transition, shape [num_seeds, ...].
             done: where episodes ended, same shape (bool).
         """
+        if self.first_log_seconds is None:
+            self.first_log_seconds = time.perf_counter() - self.start
         ep = episode_return.reshape(self.num_seeds, -1).cpu()
         dn = done.reshape(self.num_seeds, -1).cpu()
         for s in range(self.num_seeds):
@@ -56,6 +59,12 @@ class RunReport:
         finite = [r for r in recent if not math.isnan(r)]
         if finite:
             self.bar.set_postfix(ret=f"{sum(finite) / len(finite):.1f}")
+
+    def __call__(self, trainer, state, rollout, metrics) -> None:
+        """Use the report as a `frl.train.PPOTrainer` hook: logs every iteration's rollout."""
+        self.frames_per_iteration = trainer.config.frames_per_batch
+        self.log(state.iteration * trainer.config.frames_per_batch, rollout["next", "episode_return"],
+                 rollout["next", "done"])
 
     def recent_returns(self) -> list[float]:
         return [sum(r[-self.window:]) / len(r[-self.window:]) if r else math.nan for r in self.returns]
@@ -75,6 +84,8 @@ class RunReport:
             "num_seeds": self.num_seeds,
             "seconds": seconds,
             "fps": self.frames * self.num_seeds / seconds,
+            "first_iteration_seconds": self.first_log_seconds,
+            "frames_per_iteration": getattr(self, "frames_per_iteration", 0) * self.num_seeds,
             **(extra or {}),
         }
         os.makedirs(self.out, exist_ok=True)
