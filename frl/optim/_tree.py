@@ -125,7 +125,8 @@ def leaves_like(fn: str, what: str, tree: Any, ref: Any, ref_leaves: list, ref_s
     """
     leaves, spec = flatten(tree)
     if spec != ref_spec:
-        # Slow path, at trace time only under torch.compile: pair the leaves by key.
+        # Keys in another order, another container type, or a key missing: pair the leaves by key
+        # path (a slow path eagerly; under torch.compile it runs once, at trace time).
         by_path = dict(pytree.tree_flatten_with_path(tree)[0])
         ref_paths = _paths(ref)
         for path in ref_paths:
