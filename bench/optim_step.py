@@ -7,7 +7,8 @@ application to the params, given gradients that are already computed:
 - torch.optim.Adam(foreach=True).step() and the default (foreach=None) on the modules' parameters,
   eagerly, and the foreach step under torch.compile;
 - frl: ``updates, state = opt.update(grads, state, params); params = apply_updates(params, updates)``
-  on the params TensorDict, eagerly and under torch.compile(fullgraph=True).
+  on the params TensorDict, eagerly and under torch.compile(fullgraph=True);
+- the same Adam arithmetic written with ``TensorDict.apply``, the design frl.optim did not take.
 
     python bench/optim_step.py [--device cuda] [--iters 200] [--threads 1]
 
@@ -100,6 +101,30 @@ def main() -> None:
         for _ in range(3):
             p, s = compiled(p, grads, s)
     rows.append(["frl.optim.adam update + apply_updates", "compile", frl_compiled, first])
+
+    # --- the design not taken: Adam written with TensorDict.apply --------------------------------
+    # frl.optim flattens each tree once (torch pytree under compile, a direct walk eagerly) and does
+    # list arithmetic; this row is the same Adam step as TensorDict.apply calls, for comparison.
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    def td_apply_step(params, grads, state):
+        count, mu, nu = state
+        t = (count + 1).to(torch.float32)
+        bc1, bc2_sqrt = 1 - b1 ** t, torch.sqrt(1 - b2 ** t)
+        mu = mu.apply(lambda m, g: torch.lerp(m, g, 1 - b1), grads)
+        nu = nu.apply(lambda v, g: torch.addcmul(v * b2, g, g, value=1 - b2), grads)
+        params = params.apply(lambda p, m, v: p - LR * (m / bc1) / (torch.sqrt(v) / bc2_sqrt + eps), mu, nu)
+        return params, (count + 1, mu, nu)
+
+    td_state = (torch.zeros((), dtype=torch.int32, device=dev), params.apply(torch.zeros_like),
+                params.apply(torch.zeros_like))
+    rows.append(["Adam via TensorDict.apply", "eager", time(lambda: td_apply_step(params, grads, td_state)) * 1e3,
+                 None])
+    torch._dynamo.reset()
+    compiled_td = torch.compile(td_apply_step, fullgraph=True)
+    first = time_first_call(lambda: compiled_td(params, grads, td_state), dev)
+    rows.append(["Adam via TensorDict.apply", "compile", time(lambda: compiled_td(params, grads, td_state)) * 1e3,
+                 first])
 
     print_table(["what", "mode", "ms / step", "compile s"], rows)
     ref = torch_ms["torch.optim.Adam(foreach=True)"]
