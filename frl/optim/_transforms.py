@@ -121,7 +121,8 @@ def _scale_by_schedule(name: str, step_size_fn: Schedule) -> GradientTransformat
         leaves, spec = flatten(updates)
         s = step_size_fn(state.count)
         fe = L.use_foreach(leaves)
-        if fe:  # one dtype: cast the schedule's float32 value to it, as the loop's type promotion does
+        if fe and isinstance(s, torch.Tensor):
+            # One dtype: cast the schedule's float32 value to it, as the loop's type promotion does.
             s = s.to(leaves[0].dtype)
         return unflatten(L.mul(fe, leaves, s), spec), ScaleByScheduleState(state.count + 1)
 
