@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from frl.optim import _lists as L
 from frl.optim._tree import flatten, leaves_like, unflatten
 
 __all__ = ["GradientTransformation", "EmptyState", "identity", "chain", "apply_updates", "Schedule"]
@@ -100,4 +101,6 @@ def apply_updates(params: Any, updates: Any) -> Any:
     """
     p, spec = flatten(params)
     u = leaves_like("frl.optim.apply_updates", "updates", updates, params, p, spec, "the params")
+    if L.use_foreach(p, u):  # one dtype and device, no functorch wrapper: one foreach add
+        return unflatten(L.add(True, p, u), spec)
     return unflatten([pi + ui.to(pi.dtype) for pi, ui in zip(p, u)], spec)

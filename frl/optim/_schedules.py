@@ -56,9 +56,9 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int,
         ``schedule(count) -> init + (end - init) * clamp((count - begin) / steps, 0, 1)``, float32.
 
     Example:
-        >>> warmup = frl.optim.linear_schedule(0.0, 3e-4, transition_steps=1000)
-        >>> warmup(torch.tensor(500))
-        tensor(0.0001500)
+        >>> warmup = frl.optim.linear_schedule(0.0, 1.0, transition_steps=4)
+        >>> warmup(torch.tensor(1))
+        tensor(0.2500)
     """
     if transition_steps < 0 or transition_begin < 0:
         fail("frl.optim.linear_schedule",

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import torch
 
 from frl._checks import fail
+from frl.optim import _lists as L
 from frl.optim._base import EmptyState, GradientTransformation, Schedule
 from frl.optim._tree import flatten, leaves_like, unflatten
 
@@ -92,7 +93,7 @@ def _scale(name: str, step_size: float) -> GradientTransformation:
 
     def update(updates, state, params=None):
         leaves, spec = flatten(updates)
-        return unflatten([u * step_size for u in leaves], spec), state
+        return unflatten(L.mul(L.use_foreach(leaves), leaves, step_size), spec), state
 
     return GradientTransformation(init, update)
 
@@ -119,7 +120,11 @@ def _scale_by_schedule(name: str, step_size_fn: Schedule) -> GradientTransformat
     def update(updates, state, params=None):
         leaves, spec = flatten(updates)
         s = step_size_fn(state.count)
-        return unflatten([u * s for u in leaves], spec), ScaleByScheduleState(state.count + 1)
+        fe = L.use_foreach(leaves)
+        if fe and isinstance(s, torch.Tensor):
+            # One dtype: cast the schedule's float32 value to it, as the loop's type promotion does.
+            s = s.to(leaves[0].dtype)
+        return unflatten(L.mul(fe, leaves, s), spec), ScaleByScheduleState(state.count + 1)
 
     return GradientTransformation(init, update)
 
@@ -181,7 +186,7 @@ def _add_decayed_weights(name: str, weight_decay: float) -> GradientTransformati
             fail(fn, "params are needed for weight decay; call update(updates, state, params)")
         p, spec = flatten(params)
         u = leaves_like(fn, "updates", updates, params, p, spec, "the params")
-        return unflatten([ui + weight_decay * pi for ui, pi in zip(u, p)], spec), state
+        return unflatten(L.add(L.use_foreach(u, p), u, p, alpha=weight_decay), spec), state
 
     return GradientTransformation(init, update)
 
@@ -221,14 +226,15 @@ def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0
         fn = f"frl.optim.{name}.update"
         t, spec = flatten(state.trace)
         u = leaves_like(fn, "updates", updates, state.trace, t, spec)
-        if dampening == 0.0:
-            # A zero buffer makes the first step decay * 0 + u = u, torch.optim.SGD's first buffer.
-            new_t = [ti * decay + ui for ti, ui in zip(t, u)]
-        else:
-            # torch.optim.SGD starts the buffer at the undamped update: a where, not a Python if.
+        fe = L.use_foreach(t, u)
+        # A zero buffer makes the first step decay * 0 + u = u, torch.optim.SGD's first buffer.
+        new_t = L.add(fe, L.mul(fe, t, decay), u, alpha=1.0 - dampening)
+        if dampening != 0.0:
+            # With dampening torch.optim.SGD starts the buffer at the undamped update: a where on the
+            # count, not a Python if, so that compiled steps do not recompile.
             first = state.count == 0
-            new_t = [torch.where(first, ui, ti * decay + (1.0 - dampening) * ui) for ti, ui in zip(t, u)]
-        out = [ui + decay * nt for ui, nt in zip(u, new_t)] if nesterov else new_t
+            new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t)]
+        out = L.add(fe, u, new_t, alpha=decay) if nesterov else new_t
         return unflatten(out, spec), TraceState(state.count + 1, unflatten(new_t, spec))
 
     return GradientTransformation(init, update)
@@ -283,18 +289,22 @@ def _scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1
             if x.dtype not in corrections:
                 t = count.to(x.dtype)
                 corrections[x.dtype] = (1.0 - b1 ** t, torch.sqrt(1.0 - b2 ** t))
-        new_mu = [torch.lerp(m, gi, 1.0 - b1) for m, gi in zip(mu, g)]
-        new_nu = [torch.addcmul(v * b2, gi, gi, value=1.0 - b2) for v, gi in zip(nu, g)]
+        fe = L.use_foreach(mu, nu, g)
+        if fe:  # one dtype
+            bc1, bc2_sqrt = corrections[mu[0].dtype]
+        else:
+            bc1 = [corrections[x.dtype][0] for x in mu]
+            bc2_sqrt = [corrections[x.dtype][1] for x in mu]
+        new_mu = L.lerp(fe, mu, g, 1.0 - b1)
+        new_nu = L.addcmul(fe, L.mul(fe, nu, b2), g, g, 1.0 - b2)
         if amsgrad:
-            new_max = [torch.maximum(a, v) for a, v in zip(flatten(state.nu_max)[0], new_nu)]
+            new_max = L.maximum(fe, flatten(state.nu_max)[0], new_nu)
             second = new_max
         else:
             second = new_nu
         # The order of operations is torch.optim.Adam's: (m / bc1) / (sqrt(v) / sqrt(bc2) + eps).
-        out = []
-        for m, v in zip(new_mu, second):
-            bc1, bc2_sqrt = corrections[m.dtype]
-            out.append((m / bc1) / (torch.sqrt(v) / bc2_sqrt + eps))
+        denom = L.add(fe, L.div(fe, L.sqrt(fe, second), bc2_sqrt), eps)
+        out = L.div(fe, L.div(fe, new_mu, bc1), denom)
         if amsgrad:
             new_state = ScaleByAmsgradState(count, unflatten(new_mu, spec), unflatten(new_nu, spec),
                                             unflatten(new_max, spec))
@@ -342,7 +352,12 @@ def global_norm(tree: Any) -> torch.Tensor:
     leaves = flatten(tree)[0]
     if not leaves:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in leaves]))
+    return _global_norm(L.use_foreach(leaves), leaves)
+
+
+def _global_norm(fe: bool, leaves: list) -> torch.Tensor:
+    norms = torch._foreach_norm(leaves) if fe else [torch.linalg.vector_norm(x) for x in leaves]
+    return torch.linalg.vector_norm(torch.stack(norms))
 
 
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
@@ -374,9 +389,12 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         leaves, spec = flatten(updates)
         if not leaves:
             return updates, state
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in leaves]))
+        fe = L.use_foreach(leaves)
+        norm = _global_norm(fe, leaves)
         # 1e-6 and the clamp (not a Python if) are clip_grad_norm_'s: the factor is applied always.
         factor = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+        if fe:
+            return unflatten(L.mul(fe, leaves, factor.to(leaves[0].dtype)), spec), state
         return unflatten([x * factor.to(x.dtype) for x in leaves], spec), state
 
     return GradientTransformation(init, update)

@@ -83,6 +83,27 @@ def test_init_and_apply_updates_three_ways(three_ways):
     three_ways(optim.apply_updates, (small_params(0), small_params(1)), (small_params(2), small_params(3)))
 
 
+def test_compiled_train_step_matches_eager_without_recompiles():
+    opt = optim.chain(optim.clip_by_global_norm(1.0), optim.adamw(optim.linear_schedule(1e-2, 1e-3, 3)))
+
+    def train_step(params, state, x):
+        updates, state = opt.update(torch.func.grad(loss)(params, x), state, params)
+        return optim.apply_updates(params, updates), state
+
+    params = small_params(0)
+    state = opt.init(params)
+    p_c, s_c = params, state
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        compiled = torch.compile(train_step, fullgraph=True)
+        for step in range(4):
+            params, state = train_step(params, state, batch(step))
+            p_c, s_c = compiled(p_c, s_c, batch(step))
+            assert frl.tree.tree_allclose(p_c, params, rtol=1e-5, atol=1e-6), step
+            assert frl.tree.tree_allclose(s_c, state, rtol=1e-5, atol=1e-6), step
+    assert isinstance(p_c, TensorDict) and s_c[1][0].count.item() == 4
+
+
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_update_is_pure(assert_pure, name):
     opt = OPTIMIZERS[name]()

@@ -1,0 +1,79 @@
+"""Elementwise math on lists of tensors: one ``torch._foreach_*`` call eagerly, a loop otherwise.
+
+The transforms write their arithmetic once, on lists of leaves, with these helpers. Eagerly, on
+leaves of one dtype and device that no functorch transform wraps, a list op is one foreach call (on
+CUDA, one kernel launch for all leaves instead of one per leaf). Under vmap or grad (foreach ops have
+no batching rules), under torch.compile (where inductor fuses the per-leaf loop into one kernel per
+leaf anyway) and for mixed dtypes, it is a plain loop of the same torch ops.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["use_foreach", "add", "mul", "div", "sqrt", "lerp", "addcmul", "maximum"]
+
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
+def use_foreach(*lists: list) -> bool:
+    """True when ``lists`` can go through ``torch._foreach_*`` ops: see the module docstring."""
+    if torch.compiler.is_compiling():
+        return False
+    first = lists[0][0] if lists and lists[0] else None
+    if first is None:
+        return False
+    for xs in lists:
+        for x in xs:
+            if (x.dtype != first.dtype or x.device != first.device or x.requires_grad or _is_wrapped(x)):
+                return False
+    return True
+
+
+# Each op takes ``fe`` (the answer of use_foreach for its operands) and lists of the same length;
+# a scalar operand is a Python number or a tensor of shape [] (a bias correction, a clip factor).
+
+def add(fe: bool, xs: list, ys, alpha: float = 1.0) -> list:
+    """xs + alpha * ys, where ys is a list or a Python number."""
+    if isinstance(ys, (list, tuple)):
+        if fe:
+            return torch._foreach_add(xs, ys, alpha=alpha)
+        return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys)]
+    if fe:
+        return torch._foreach_add(xs, alpha * ys)
+    return [x + alpha * ys for x in xs]
+
+
+def mul(fe: bool, xs: list, ys) -> list:
+    if fe:
+        return torch._foreach_mul(xs, ys)
+    if isinstance(ys, (list, tuple)):
+        return [x * y for x, y in zip(xs, ys)]
+    return [x * ys for x in xs]
+
+
+def div(fe: bool, xs: list, ys) -> list:
+    if fe:
+        return torch._foreach_div(xs, ys)
+    if isinstance(ys, (list, tuple)):
+        return [x / y for x, y in zip(xs, ys)]
+    return [x / ys for x in xs]
+
+
+def sqrt(fe: bool, xs: list) -> list:
+    return torch._foreach_sqrt(xs) if fe else [torch.sqrt(x) for x in xs]
+
+
+def lerp(fe: bool, xs: list, ys: list, weight: float) -> list:
+    return torch._foreach_lerp(xs, ys, weight) if fe else [torch.lerp(x, y, weight) for x, y in zip(xs, ys)]
+
+
+def addcmul(fe: bool, xs: list, ys: list, zs: list, value: float) -> list:
+    """xs + value * ys * zs."""
+    if fe:
+        return torch._foreach_addcmul(xs, ys, zs, value=value)
+    return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs)]
+
+
+def maximum(fe: bool, xs: list, ys: list) -> list:
+    return torch._foreach_maximum(xs, ys) if fe else [torch.maximum(x, y) for x, y in zip(xs, ys)]
