@@ -87,7 +87,8 @@ class CartPole(Env):
         return fr.uniform(key, (4,), self.dtype, -r, r)
 
     def _observe(self, state):
-        return state
+        # A copy, not the state itself: aliased entries would make compiled steps guard on aliasing.
+        return state.clone()
 
     def _check_action(self, fn, action):
         check_dtype(fn, "action", action, _INT_DTYPES)

@@ -11,9 +11,9 @@ __all__ = ["step_mdp"]
 _DONE_KEYS = ("done", "terminated", "truncated")
 
 
-def _merge(root: TensorDictBase, nxt: TensorDictBase, drop: set) -> dict:
+def _merge(root: TensorDictBase | None, nxt: TensorDictBase, drop: set) -> dict:
     out = {}
-    for k, v in root.items():
+    for k, v in (root.items() if root is not None else ()):
         if k == "next" or k in drop:
             continue
         if k in nxt.keys():
@@ -64,6 +64,5 @@ def step_mdp(td: TensorDictBase, *, keep_other: bool = True, exclude_reward: boo
         drop.update(_DONE_KEYS)
     if exclude_action:
         drop.add("action")
-    root = td if keep_other else td.select(*[k for k in td.keys() if k in nxt.keys()])
-    out = _merge(root, nxt, drop)
+    out = _merge(td if keep_other else None, nxt, drop)
     return TensorDict(out, batch_size=td.batch_size, device=td.device)
