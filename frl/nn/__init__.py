@@ -14,12 +14,14 @@ from frl.nn.actor import (
     value_operator,
 )
 from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
+from frl.nn.convnet import convnet
 from frl.nn.mlp import mlp
 from frl.nn.module import Module
 
 __all__ = [
     "Module",
     "mlp",
+    "convnet",
     "Normal",
     "IndependentNormal",
     "TanhNormal",
