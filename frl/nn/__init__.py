@@ -13,8 +13,10 @@ from frl.nn.actor import (
     q_value_operator,
     value_operator,
 )
-from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
+from frl.nn.actor_critic import ActorCritic, actor_critic
 from frl.nn.convnet import convnet
+from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
+from frl.nn.exploration import epsilon_greedy, gaussian_noise, linear_schedule, ou_noise
 from frl.nn.mlp import mlp
 from frl.nn.module import Module
 
@@ -33,4 +35,10 @@ __all__ = [
     "value_operator",
     "q_value_operator",
     "q_value_actor",
+    "ActorCritic",
+    "actor_critic",
+    "linear_schedule",
+    "epsilon_greedy",
+    "gaussian_noise",
+    "ou_noise",
 ]
