@@ -40,7 +40,8 @@ def linear_schedule(start: float, end: float, steps: int) -> Callable[[int | tor
             frac = (step / steps).clamp(0.0, 1.0)
         else:
             frac = min(max(step / steps, 0.0), 1.0)
-        return start + (end - start) * frac
+        # This form returns ``end`` exactly once the schedule is over.
+        return start * (1 - frac) + end * frac
 
     return schedule
 
