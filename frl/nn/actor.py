@@ -95,10 +95,12 @@ def _split_normal(x, mapping, scale_lb):
     return loc, mapping(raw).clamp_min(scale_lb)
 
 
-def _bound(fn: str, name: str, value):
+def _bound(value):
+    # Floats stay Python constants (free under compile); tensors follow loc's dtype and device at apply.
     if value is None or isinstance(value, (int, float)):
         return None if value is None else float(value)
-    return torch.as_tensor(value, dtype=torch.float32)
+    t = torch.as_tensor(value)
+    return t if t.is_floating_point() else t.to(torch.float32)
 
 
 def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_low=None, action_high=None,
@@ -147,7 +149,7 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
     fn = "frl.nn.probabilistic_actor"
     if distribution not in _DISTRIBUTIONS:
         fail(fn, f"unknown distribution {distribution!r}; expected one of {', '.join(_DISTRIBUTIONS)}")
-    low, high = _bound(fn, "action_low", action_low), _bound(fn, "action_high", action_high)
+    low, high = _bound(action_low), _bound(action_high)
     if distribution != "tanh_normal" and (low is not None or high is not None):
         fail(fn, f"action_low / action_high apply only to distribution='tanh_normal', not {distribution!r}")
     if distribution == "tanh_normal":
