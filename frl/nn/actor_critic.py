@@ -33,6 +33,14 @@ class ActorCritic(NamedTuple):
     policy: ProbabilisticActor
     critic: Module
 
+    def get_policy_operator(self) -> ProbabilisticActor:
+        """The standalone policy (TorchRL's name for it); the same as ``self.policy``."""
+        return self.policy
+
+    def get_value_operator(self) -> Module:
+        """The standalone critic (TorchRL's name for it); the same as ``self.critic``."""
+        return self.critic
+
 
 def actor_critic(trunk: Module, actor_head: ProbabilisticActor, value_head: Module, in_key="observation",
                  hidden_key="hidden") -> ActorCritic:

@@ -40,6 +40,7 @@ def test_standalone_policy_and_critic_match_the_joint_apply():
     torch.testing.assert_close(pol["action"], joint["action"])
     assert "state_value" not in pol.keys()
     torch.testing.assert_close(ac.critic.apply(params, td)["state_value"], joint["state_value"])
+    assert ac.get_policy_operator() is ac.policy and ac.get_value_operator() is ac.critic
     d = ac.policy.get_dist(params, joint)
     torch.testing.assert_close(d.log_prob(joint["action"]), joint["action_log_prob"], rtol=1e-4, atol=1e-4)
     det = ac.policy.apply(params, td, deterministic=True)
