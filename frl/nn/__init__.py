@@ -7,6 +7,7 @@ TensorDicts laid out like ``TensorDict.from_module`` of the equivalent ``torch.n
 
 from frl.nn.actor import (
     ProbabilisticActor,
+    deterministic_actor,
     normal_params,
     probabilistic_actor,
     q_value_actor,
@@ -31,6 +32,7 @@ __all__ = [
     "OneHotCategorical",
     "ProbabilisticActor",
     "probabilistic_actor",
+    "deterministic_actor",
     "normal_params",
     "value_operator",
     "q_value_operator",

@@ -23,6 +23,7 @@ from frl.nn.module import Module
 __all__ = [
     "ProbabilisticActor",
     "probabilistic_actor",
+    "deterministic_actor",
     "normal_params",
     "value_operator",
     "q_value_operator",
@@ -205,6 +206,44 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         return _dist(_forward(params, td, fn + ".get_dist"))
 
     return ProbabilisticActor(net.init, apply, get_dist)
+
+
+def deterministic_actor(net: Module, action_low=None, action_high=None, in_key="observation") -> Module:
+    """A deterministic policy (DDPG, TD3): "action" = ``net(td[in_key])``, squashed into bounds if given.
+
+    With ``action_low`` and ``action_high`` the output goes through
+    ``low + (high - low) * (tanh(x) + 1) / 2`` (TorchRL's ``Actor`` followed by ``TanhModule``);
+    without them it is used as is. Add exploration noise with `gaussian_noise` or `ou_noise`.
+
+    Returns:
+        `Module` with ``init(key) -> params`` and ``apply(params, td [*B]) -> td`` with "action" [*B, D].
+
+    Example:
+        >>> pi = frl.nn.deterministic_actor(frl.nn.mlp(3, 2), action_low=-1.0, action_high=1.0)
+        >>> td = TensorDict(observation=torch.zeros(8, 3), batch_size=[8])
+        >>> pi.apply(pi.init(frl.random.key(0)), td)["action"].shape
+        torch.Size([8, 2])
+    """
+    fn = "frl.nn.deterministic_actor"
+    low, high = _bound(action_low), _bound(action_high)
+    if (low is None) != (high is None):
+        fail(fn, "give both action_low and action_high, or neither")
+    if low is not None and not bool(torch.all(torch.as_tensor(high) > torch.as_tensor(low))):
+        fail(fn, f"action_high must exceed action_low everywhere; got {action_low} and {action_high}")
+    name = fn + ".apply"
+
+    def apply(params: TensorDict, td: TensorDictBase) -> TensorDictBase:
+        check_keys(name, td, [in_key])
+        action = net.apply(params, td.get(in_key))
+        if low is not None:
+            lo = low.to(action) if isinstance(low, torch.Tensor) else low
+            hi = high.to(action) if isinstance(high, torch.Tensor) else high
+            action = (hi + lo) / 2 + (hi - lo) / 2 * torch.tanh(action)
+        out = td.copy()
+        out.set("action", action)
+        return out
+
+    return Module(net.init, apply)
 
 
 def _check_last_dim(fn: str, what: str, x: torch.Tensor, expected: int) -> None:

@@ -150,7 +150,13 @@ def test_three_ways_get_dist_for_a_loss(three_ways):
         d = actor.get_dist(params, td)
         return d.log_prob(td["action"]), d.entropy()
 
+    def loss(params, td):
+        lp, ent = new_log_prob_and_entropy(params, td)
+        return -(lp.mean() + 0.01 * ent.mean())
+
     three_ways(new_log_prob_and_entropy, *arg_sets, rtol=1e-4, atol=1e-4)
+    # The gradient of a loss over a vmapped ensemble, compiled: PPO's update for N agents at once.
+    three_ways(torch.func.grad(loss), *arg_sets, rtol=1e-4, atol=1e-4, compile_vmap=True)
 
 
 def test_three_ways_value(three_ways):
@@ -239,3 +245,19 @@ def test_vmapped_ensemble_of_actors():
         single = actor.apply(ens[i], td, act_keys[i])
         torch.testing.assert_close(out[i]["action"], single["action"])
         torch.testing.assert_close(out[i]["action_log_prob"], single["action_log_prob"])
+
+
+def test_deterministic_actor(three_ways):
+    net = fnn.mlp(OBS, ACT)
+    low, high = torch.tensor([-2.0, 0.0]), torch.tensor([2.0, 1.0])
+    pi = fnn.deterministic_actor(net, low, high)
+    params = pi.init(frl.random.key(0))
+    td = _td((2, 5))
+    out = pi.apply(params, td)
+    raw = net.apply(params, td["observation"])
+    torch.testing.assert_close(out["action"], low + (high - low) * (torch.tanh(raw) + 1) / 2)
+    unbounded = fnn.deterministic_actor(net)
+    torch.testing.assert_close(unbounded.apply(params, td)["action"], raw)
+    three_ways(pi.apply, *[(pi.init(frl.random.key(i)), _td((4,), seed=i)) for i in range(2)])
+    with pytest.raises(ValueError, match=r"frl.nn.deterministic_actor: give both action_low and action_high"):
+        fnn.deterministic_actor(net, action_low=-1.0)
