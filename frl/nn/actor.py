@@ -130,7 +130,10 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         * ``init(key) -> params``: the network's parameters.
         * ``apply(params, td [*B], key=None, deterministic=False) -> td``: a shallow copy of ``td``
           plus "loc" and "scale" [*B, D] (or "logits" [*B, n]), "action" and "action_log_prob" [*B].
-          The log-prob is summed over the action dimensions (TorchRL's ClipPPOLoss convention).
+          The log-prob is summed over the action dimensions (TorchRL's ClipPPOLoss convention) and
+          computed from the action, as ``get_dist(params, out).log_prob(out["action"])`` recomputes
+          it (TorchRL does the same). SAC-style code that wants the log-prob of the pre-tanh draw
+          can call ``get_dist(params, td).sample_and_log_prob(key)`` instead.
           A key is needed unless ``deterministic=True``, which takes the mode (the squashed ``loc``,
           or the arg-max class) and reports its log-prob.
         * ``get_dist(params, td) -> distribution``: for a loss to re-evaluate stored actions:
@@ -194,7 +197,11 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         else:
             if key is None:
                 fail(apply_name, "key is None; pass an frl.random key, or deterministic=True for the mode")
-            action, log_prob = dist.sample_and_log_prob(key)
+            action = dist.sample(key)
+            # From the action, not the pre-tanh draw: a loss that re-evaluates the stored action with
+            # get_dist gets exactly this number, so PPO's first-epoch ratio is exactly 1 even where a
+            # float32 tanh has saturated. (The two agree to rounding elsewhere.)
+            log_prob = dist.log_prob(action)
         out = td.copy()
         for k, v in dparams.items():
             out.set(k, v)

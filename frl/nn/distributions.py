@@ -135,8 +135,12 @@ class TanhNormal(NamedTuple):
 
     ``log_prob(action)`` inverts the squashing with ``atanh``, whose argument is clamped to
     ``±(1 - eps)`` with ``eps = finfo(dtype).eps``, so actions exactly at a bound have a finite
-    log-prob and finite gradients. ``sample_and_log_prob`` uses the pre-tanh draw directly: the two
-    agree except where tanh has saturated to ±1 in the dtype (|u| above about 8.3 in float32).
+    log-prob and finite gradients. ``sample_and_log_prob`` uses the pre-tanh draw directly (exact, and
+    the reparameterized gradient SAC wants); ``log_prob(action)`` must recover ``u`` from the rounded
+    action, so the two agree to rounding away from the bounds but drift apart as tanh approaches
+    ±1 in the dtype (in float32 noticeably from |u| of about 5, and past |u| of about 8.3 the clamp
+    takes over). Code that stores a log-prob to compare later (PPO) should take it from
+    ``log_prob(action)``, as `probabilistic_actor` does.
 
     Example:
         >>> d = frl.nn.TanhNormal(torch.zeros(2), torch.ones(2), low=-2.0, high=2.0)

@@ -53,7 +53,8 @@ def test_actor_keys_and_shapes(dist, out_f, action_shape, batch):
         assert out["action"].dtype == torch.int64
     # get_dist re-evaluates the stored action to the same log-prob, with an entropy per batch element.
     d = actor.get_dist(params, out)
-    torch.testing.assert_close(d.log_prob(out["action"]), out["action_log_prob"], rtol=1e-4, atol=1e-4)
+    # Re-evaluating the stored action gives exactly the stored log-prob (PPO's first ratio is 1).
+    assert torch.equal(d.log_prob(out["action"]), out["action_log_prob"])
     assert d.entropy().shape == batch
 
 
@@ -261,3 +262,14 @@ def test_deterministic_actor(three_ways):
     three_ways(pi.apply, *[(pi.init(frl.random.key(i)), _td((4,), seed=i)) for i in range(2)])
     with pytest.raises(ValueError, match=r"frl.nn.deterministic_actor: give both action_low and action_high"):
         fnn.deterministic_actor(net, action_low=-1.0)
+
+
+def test_stored_log_prob_is_reproduced_exactly_when_tanh_saturates():
+    # A float32 policy pushed far past its bound: tanh(u) rounds to 1 for most draws.
+    actor = fnn.probabilistic_actor(fnn.mlp(OBS, 2 * ACT, ()), action_low=-1.0, action_high=1.0)
+    params = actor.init(frl.random.key(0))
+    params["0", "bias"] = torch.tensor([12.0, -12.0, -3.0, -3.0])
+    out = actor.apply(params, _td((64,)), frl.random.key(1))
+    assert (out["action"].abs() == 1).any()
+    assert torch.isfinite(out["action_log_prob"]).all()
+    assert torch.equal(actor.get_dist(params, out).log_prob(out["action"]), out["action_log_prob"])
