@@ -30,6 +30,16 @@ def test_normal_matches_torch():
     assert torch.equal(d.mode, loc) and torch.equal(d.mean, loc)
     x, lp = d.sample_and_log_prob(frl.random.key(0))
     torch.testing.assert_close(lp, ref.log_prob(x), rtol=1e-12, atol=1e-12)
+    # Gradients of log_prob and entropy with respect to loc and scale.
+    loc.requires_grad_()
+    scale.requires_grad_()
+    x = x.detach()
+    ours = torch.autograd.grad((fnn.Normal(loc, scale).log_prob(x) + fnn.Normal(loc, scale).entropy()).sum(),
+                               (loc, scale))
+    theirs = torch.autograd.grad((D.Normal(loc, scale).log_prob(x) + D.Normal(loc, scale).entropy()).sum(),
+                                 (loc, scale))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_independent_normal_matches_torch():
