@@ -1,0 +1,52 @@
+"""The ``frl::td_lambda`` custom op: CPU path (blocked reverse scan), fake implementation, vmap rule.
+
+TorchRL's recursion ``G_t = r_t + gamma_t [(1 - lambda_t) v_t + lambda_t (done_t ? v_t : G_{t+1})]``
+(``v_t`` the next value, zeroed where terminated; the last step bootstraps) is the linear scan
+``G_t = x_t + c_t G_{t+1}`` with ``x_t = r_t + gamma_t v_t (1 - lambda_t + lambda_t done'_t)`` and
+``c_t = gamma_t lambda_t (1 - done'_t)``, where ``done'`` is ``done`` with the last step set.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from frl_triton._common import acc_dtype, make_vmap_rule, out_like, reverse_scan, time_major
+
+
+@torch.library.custom_op("frl::td_lambda", mutates_args=())
+def td_lambda_op(
+    reward: torch.Tensor,
+    next_value: torch.Tensor,
+    done: torch.Tensor,
+    terminated: torch.Tensor,
+    gamma: torch.Tensor,
+    lmbda: torch.Tensor,
+    time_dim: int,
+) -> torch.Tensor:
+    """Lambda-returns over tensors of one shape; see frl.returns.td_lambda_return."""
+    acc = acc_dtype(reward.dtype)
+    returns, ret_tm = out_like(reward, time_dim)
+    r_t, v_t, done_t, term_t, gamma_t, lambda_ = (
+        time_major(x, time_dim) for x in (reward, next_value, done, terminated, gamma, lmbda))
+    T = r_t.shape[0]
+    if T == 0:
+        return returns
+    # done'_t: the sequence end is a cut too (the last step bootstraps from its next value).
+    cut = done_t.clone()
+    cut[T - 1] = True
+    # weight_t = 1 - lambda_t + lambda_t done'_t: how much of v_t enters G_t directly.
+    weight = torch.where(cut, 1.0, 1.0 - lambda_).to(acc)
+    bootstrap = torch.mul(gamma_t, v_t).to(acc).masked_fill_(term_t, 0.0)
+    x = torch.addcmul(r_t.to(acc), bootstrap, weight)
+    c = torch.mul(gamma_t, lambda_).to(acc).masked_fill_(cut, 0.0)
+    reverse_scan(x, c, out=x)
+    ret_tm.copy_(x)
+    return returns
+
+
+@td_lambda_op.register_fake
+def _(reward, next_value, done, terminated, gamma, lmbda, time_dim):
+    return out_like(reward, time_dim)[0]
+
+
+td_lambda_op.register_vmap(make_vmap_rule(td_lambda_op, 6, 1))
