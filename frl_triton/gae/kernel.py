@@ -29,6 +29,17 @@ def compose(c_later, x_later, c_earlier, x_earlier):
 
 
 @triton.jit
+def add(a, b):
+    return a + b
+
+
+# The kernels use core builtins only (tl.full, tl.reduce with our own combine, // for cdiv), not
+# triton.language's @jit helpers (tl.zeros, tl.sum, tl.cdiv): those are decorated when triton is
+# first imported, and if that happened before TRITON_INTERPRET=1 was set they do not run in the
+# interpreter.
+
+
+@triton.jit
 def _gae_kernel(
     r_ptr, v_ptr, nv_ptr, d_ptr, term_ptr, g_ptr, l_ptr, adv_ptr, vt_ptr,
     N, T,
@@ -39,8 +50,8 @@ def _gae_kernel(
     acc = tl.float64 if F64 else tl.float32
     n = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
     cols = tl.arange(0, CHUNK)
-    carry = tl.zeros([BLOCK_N], dtype=acc)
-    n_chunks = tl.cdiv(T, CHUNK)
+    carry = tl.full([BLOCK_N], 0.0, acc)
+    n_chunks = (T + CHUNK - 1) // CHUNK
     for i in range(n_chunks):
         t = ((n_chunks - 1 - i) * CHUNK + cols).to(tl.int64)
         m = (n < N)[:, None] & (t < T)[None, :]
@@ -60,7 +71,7 @@ def _gae_kernel(
         a = x_s + c_s * carry[:, None]
         tl.store(adv_ptr + nn * s_adv_n + tt * s_adv_t, a, mask=m)
         tl.store(vt_ptr + nn * s_vt_n + tt * s_vt_t, a + v, mask=m)
-        carry = tl.sum(tl.where(cols[None, :] == 0, a, 0.0), axis=1)
+        carry = tl.reduce(tl.where(cols[None, :] == 0, a, 0.0), 1, add)
 
 
 @torch.library.triton_op("frl::gae_triton", mutates_args=())

@@ -11,7 +11,7 @@ import triton
 import triton.language as tl
 
 from frl_triton._common import make_vmap_rule, out_like, time_major
-from frl_triton.gae.kernel import BLOCK_N, CHUNK, compose
+from frl_triton.gae.kernel import BLOCK_N, CHUNK, add, compose
 
 
 @triton.jit
@@ -25,8 +25,8 @@ def _td_lambda_kernel(
     acc = tl.float64 if F64 else tl.float32
     n = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
     cols = tl.arange(0, CHUNK)
-    carry = tl.zeros([BLOCK_N], dtype=acc)
-    n_chunks = tl.cdiv(T, CHUNK)
+    carry = tl.full([BLOCK_N], 0.0, acc)
+    n_chunks = (T + CHUNK - 1) // CHUNK
     for i in range(n_chunks):
         t = ((n_chunks - 1 - i) * CHUNK + cols).to(tl.int64)
         m = (n < N)[:, None] & (t < T)[None, :]
@@ -45,7 +45,7 @@ def _td_lambda_kernel(
         c_s, x_s = tl.associative_scan((c, x), 1, compose, reverse=True)
         ret = x_s + c_s * carry[:, None]
         tl.store(out_ptr + nn * s_o_n + tt * s_o_t, ret, mask=m)
-        carry = tl.sum(tl.where(cols[None, :] == 0, ret, 0.0), axis=1)
+        carry = tl.reduce(tl.where(cols[None, :] == 0, ret, 0.0), 1, add)
 
 
 @torch.library.triton_op("frl::td_lambda_triton", mutates_args=())

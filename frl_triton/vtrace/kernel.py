@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 
 from frl_triton._common import make_vmap_rule, out_like, time_major
-from frl_triton.gae.kernel import BLOCK_N, CHUNK, compose
+from frl_triton.gae.kernel import BLOCK_N, CHUNK, add, compose
 
 
 @triton.jit
@@ -27,8 +27,8 @@ def _vtrace_kernel(
     acc = tl.float64 if F64 else tl.float32
     n = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
     cols = tl.arange(0, CHUNK)
-    carry = tl.zeros([BLOCK_N], dtype=acc)
-    n_chunks = tl.cdiv(T, CHUNK)
+    carry = tl.full([BLOCK_N], 0.0, acc)
+    n_chunks = (T + CHUNK - 1) // CHUNK
     for i in range(n_chunks):
         t = ((n_chunks - 1 - i) * CHUNK + cols).to(tl.int64)
         m = (n < N)[:, None] & (t < T)[None, :]
@@ -48,7 +48,7 @@ def _vtrace_kernel(
         c_s, x_s = tl.associative_scan((c, x), 1, compose, reverse=True)
         a = x_s + c_s * carry[:, None]
         tl.store(vs_ptr + nn * s_vs_n + tt * s_vs_t, a + v, mask=m)
-        carry = tl.sum(tl.where(cols[None, :] == 0, a, 0.0), axis=1)
+        carry = tl.reduce(tl.where(cols[None, :] == 0, a, 0.0), 1, add)
         tl.debug_barrier()
         # vs'_{t+1}: the stored vs one step right, or the next value at a done and at the last step.
         nxt = m & (tt + 1 < T) & (done == 0)
