@@ -109,6 +109,45 @@ def reverse_scan(x: torch.Tensor, c: torch.Tensor, out: torch.Tensor | None = No
     return out
 
 
+def scan_along(x: torch.Tensor, c: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """Solve ``A_t = x_t + c_t A_{t+1}`` along ``time_dim``, in place in ``x`` (a temporary), and return it.
+
+    Elementwise ops are fast only when all operands share a layout, so callers compute ``x`` and ``c``
+    in the inputs' own layout. The scan wants time-major rows: a time-major ``x`` is scanned where it
+    is; a batch-major one (TorchRL's ``[*B, T, 1]``) is transposed with ``contiguous()``, whose
+    dedicated 2-D transpose kernel runs near copy speed, and transposed back the same way.
+    """
+    xm, cm = x.movedim(time_dim, 0), c.movedim(time_dim, 0)
+    T = xm.shape[0]
+    if T == 0 or x.numel() == 0:
+        return x
+    if xm.is_contiguous() and cm.is_contiguous():  # already time-major
+        x2 = xm.view(T, -1)
+        reverse_scan(x2, cm.view(T, -1), out=x2)
+        return x
+    xb, cb = x.movedim(time_dim, -1), c.movedim(time_dim, -1)
+    if xb.is_contiguous():  # batch-major: rows of T
+        x2 = xb.view(-1, T)
+        xt = x2.t().contiguous()
+        ct = cb.reshape(-1, T).t().contiguous()
+        reverse_scan(xt, ct, out=xt)
+        x2.copy_(xt.t())
+        return x
+    # Any other layout: scan a time-major copy.
+    xt = xm.reshape(T, -1).contiguous()
+    reverse_scan(xt, cm.reshape(T, -1).contiguous(), out=xt)
+    xm.copy_(xt.view(xm.shape))
+    return x
+
+
+def as_output(y: torch.Tensor, like: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """``y`` in ``like``'s dtype and in the layout the op's fake implementation promises."""
+    ref, _ = out_like(like, time_dim)
+    if y.dtype == ref.dtype and y.stride() == ref.stride():
+        return y
+    return ref.copy_(y)
+
+
 # --- vmap ---------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import acc_dtype, make_vmap_rule, out_like, reverse_scan, time_major
+from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
 
 
 @torch.library.custom_op("frl::gae", mutates_args=())
@@ -25,25 +25,14 @@ def gae_op(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE over tensors of one shape (gamma and lmbda may be expanded views); see frl.returns.gae."""
     acc = acc_dtype(reward.dtype)
-    advantage, adv_tm = out_like(reward, time_dim)
-    value_target, vt_tm = out_like(reward, time_dim)
-    r_t, v_tm1, v_t, done_t, term_t, gamma_t, lambda_ = (
-        time_major(x, time_dim) for x in (reward, value, next_value, done, terminated, gamma, lmbda))
-    # x_t = r_t + gamma_t * (1 - terminated_t) * v_t - v_tm1, computed straight into a time-major
-    # buffer (the layout change rides on the first op, no separate transpose).
-    x = torch.empty(r_t.shape, dtype=acc, device=reward.device)
-    torch.mul(gamma_t, v_t, out=x)
-    x.masked_fill_(term_t, 0.0)
-    x += r_t
-    x -= v_tm1
-    # c_t = gamma_t * lambda_t * (1 - done_t): done cuts the trace.
-    c = torch.empty_like(x)
-    torch.mul(gamma_t, lambda_, out=c)
-    c.masked_fill_(done_t, 0.0)
-    reverse_scan(x, c, out=x)
-    adv_tm.copy_(x)
-    torch.add(x, v_tm1, out=vt_tm)
-    return advantage, value_target
+    r_t, v_tm1, v_t = reward.to(acc), value.to(acc), next_value.to(acc)
+    # x_t = r_t + gamma_t (1 - terminated_t) v_t - v_tm1 and c_t = gamma_t lambda_t (1 - done_t),
+    # computed in the inputs' own layout (fast elementwise ops), then scanned.
+    x = torch.addcmul(r_t, gamma, torch.where(terminated, 0.0, v_t)).sub_(v_tm1)
+    c = torch.mul(gamma, lmbda).masked_fill_(done, 0.0)
+    advantage = scan_along(x, c, time_dim)
+    value_target = torch.add(advantage, v_tm1)
+    return as_output(advantage, reward, time_dim), as_output(value_target, reward, time_dim)
 
 
 @gae_op.register_fake

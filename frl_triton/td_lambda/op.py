@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import acc_dtype, make_vmap_rule, out_like, reverse_scan, time_major
+from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
 
 
 @torch.library.custom_op("frl::td_lambda", mutates_args=())
@@ -25,23 +25,18 @@ def td_lambda_op(
 ) -> torch.Tensor:
     """Lambda-returns over tensors of one shape; see frl.returns.td_lambda_return."""
     acc = acc_dtype(reward.dtype)
-    returns, ret_tm = out_like(reward, time_dim)
-    r_t, v_t, done_t, term_t, gamma_t, lambda_ = (
-        time_major(x, time_dim) for x in (reward, next_value, done, terminated, gamma, lmbda))
-    T = r_t.shape[0]
+    T = reward.shape[time_dim]
     if T == 0:
-        return returns
+        return out_like(reward, time_dim)[0]
     # done'_t: the sequence end is a cut too (the last step bootstraps from its next value).
-    cut = done_t.clone()
-    cut[T - 1] = True
-    # weight_t = 1 - lambda_t + lambda_t done'_t: how much of v_t enters G_t directly.
-    weight = torch.where(cut, 1.0, 1.0 - lambda_).to(acc)
-    bootstrap = torch.mul(gamma_t, v_t).to(acc).masked_fill_(term_t, 0.0)
-    x = torch.addcmul(r_t.to(acc), bootstrap, weight)
-    c = torch.mul(gamma_t, lambda_).to(acc).masked_fill_(cut, 0.0)
-    reverse_scan(x, c, out=x)
-    ret_tm.copy_(x)
-    return returns
+    cut = done.clone()
+    cut.select(time_dim, T - 1).fill_(True)
+    # x_t = r_t + gamma_t v_t (1 - lambda_t + lambda_t done'_t), with v_t zeroed where terminated.
+    bootstrap = torch.mul(gamma, next_value.to(acc)).masked_fill_(terminated, 0.0)
+    weight = torch.where(cut, 1.0, 1.0 - lmbda)
+    x = torch.addcmul(reward.to(acc), bootstrap, weight)
+    c = torch.mul(gamma, lmbda).masked_fill_(cut, 0.0)
+    return as_output(scan_along(x, c, time_dim), reward, time_dim)
 
 
 @td_lambda_op.register_fake

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import acc_dtype, make_vmap_rule, out_like, reverse_scan, time_major
+from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
 
 
 @torch.library.custom_op("frl::vtrace", mutates_args=())
@@ -27,29 +27,22 @@ def vtrace_op(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """V-trace targets and policy-gradient advantages; see frl.returns.vtrace."""
     acc = acc_dtype(reward.dtype)
-    vs, vs_tm = out_like(reward, time_dim)
-    pg, pg_tm = out_like(reward, time_dim)
-    r_t, v_tm1, v_t, log_rho_t, done_t, term_t, gamma_t = (
-        time_major(x, time_dim) for x in (reward, value, next_value, log_rho, done, terminated, gamma))
-    T = r_t.shape[0]
+    T = reward.shape[time_dim]
     if T == 0:
-        return vs, pg
-    rho = log_rho_t.to(acc).exp()
+        return out_like(reward, time_dim)[0], out_like(reward, time_dim)[0]
+    r_t, v_tm1, v_t = reward.to(acc), value.to(acc), next_value.to(acc)
+    rho = log_rho.to(acc).exp()
     rho_clipped = rho.clamp(max=rho_bar)
-    discount = gamma_t.to(acc).masked_fill(term_t, 0.0)
-    # delta_t = rho_t (r_t + discount_t v'_t - v_t)
-    x = torch.addcmul(r_t.to(acc), discount, v_t).sub_(v_tm1).mul_(rho_clipped)
-    c = (gamma_t.to(acc) * rho.clamp_(max=c_bar)).masked_fill_(done_t, 0.0)
-    a = reverse_scan(x, c, out=x)
-    a += v_tm1  # a is now vs
-    vs_tm.copy_(a)
+    discount = gamma.masked_fill(terminated, 0.0)
+    # delta_t = rho_t (r_t + discount_t v_t - v_tm1); c_t = gamma_t (1 - done_t) min(c_bar, rho_t).
+    x = torch.addcmul(r_t, discount, v_t).sub_(v_tm1).mul_(rho_clipped)
+    c = rho.clamp_(max=c_bar).mul_(gamma).masked_fill_(done, 0.0)
+    vs = scan_along(x, c, time_dim).add_(v_tm1)
     # vs'_{t+1}: vs of the next step, or the next value at a done and at the last step.
-    vs_next = torch.empty_like(a)
-    vs_next[: T - 1] = a[1:]
-    vs_next[T - 1] = v_t[T - 1]
-    vs_next = torch.where(done_t, v_t.to(acc), vs_next)
-    torch.mul(torch.addcmul(r_t.to(acc), discount, vs_next).sub_(v_tm1), rho_clipped, out=pg_tm)
-    return vs, pg
+    following = torch.cat([vs.narrow(time_dim, 1, T - 1), v_t.narrow(time_dim, T - 1, 1)], time_dim)
+    vs_next = torch.where(done, v_t, following)
+    pg = torch.addcmul(r_t, discount, vs_next).sub_(v_tm1).mul_(rho_clipped)
+    return as_output(vs, reward, time_dim), as_output(pg, reward, time_dim)
 
 
 @vtrace_op.register_fake
