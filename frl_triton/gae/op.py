@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
+from frl_triton._common import (acc_dtype, as_output, keep, make_vmap_rule, mask_coef, out_like,
+                                scalar_of, scan_along)
 
 
 @torch.library.custom_op("frl::gae", mutates_args=())
@@ -28,8 +29,11 @@ def gae_op(
     r_t, v_tm1, v_t = reward.to(acc), value.to(acc), next_value.to(acc)
     # x_t = r_t + gamma_t (1 - terminated_t) v_t - v_tm1 and c_t = gamma_t lambda_t (1 - done_t),
     # computed in the inputs' own layout (fast elementwise ops), then scanned.
-    x = torch.addcmul(r_t, gamma, torch.where(terminated, 0.0, v_t)).sub_(v_tm1)
-    c = torch.mul(gamma, lmbda).masked_fill_(done, 0.0)
+    bootstrap = v_t * keep(terminated)
+    g = scalar_of(gamma)
+    x = torch.add(r_t, bootstrap, alpha=g) if g is not None else torch.addcmul(r_t, gamma, bootstrap)
+    x.sub_(v_tm1)
+    c = mask_coef(done, gamma, lmbda, acc)
     advantage = scan_along(x, c, time_dim)
     value_target = torch.add(advantage, v_tm1)
     return as_output(advantage, reward, time_dim), as_output(value_target, reward, time_dim)
