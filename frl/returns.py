@@ -20,6 +20,8 @@ compiled graph holds a single node whatever T is, and `torch.func.vmap` batches 
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 
 from frl._checks import check_floating, check_same_shape, check_time_dim, fail
@@ -31,6 +33,14 @@ from frl_triton.vtrace.op import vtrace_op
 __all__ = ["gae", "td0_return", "td1_return", "td_lambda_return", "n_step_return", "vtrace"]
 
 Scalar = float | torch.Tensor
+
+# Whether the Triton kernels can be used for CUDA tensors; found without importing triton. Without
+# Triton, CUDA tensors take the generic op (the same torch code as on the CPU).
+_HAS_TRITON = importlib.util.find_spec("triton") is not None
+
+
+def _use_triton(x: torch.Tensor) -> bool:
+    return x.is_cuda and _HAS_TRITON
 
 
 # --- argument handling ----------------------------------------------------------------------------
@@ -121,7 +131,7 @@ def gae(
     done, terminated = _flags(done, terminated)
     args = (reward, value, next_value, done, terminated,
             _coef(fn, "gamma", gamma, reward), _coef(fn, "lmbda", lmbda, reward), time_dim)
-    if reward.is_cuda:
+    if _use_triton(reward):
         from frl_triton.gae.kernel import gae_triton
 
         return gae_triton(*args)
@@ -209,7 +219,7 @@ def td_lambda_return(
     done, terminated = _flags(done, terminated)
     args = (reward, next_value, done, terminated,
             _coef(fn, "gamma", gamma, reward), _coef(fn, "lmbda", lmbda, reward), time_dim)
-    if reward.is_cuda:
+    if _use_triton(reward):
         from frl_triton.td_lambda.kernel import td_lambda_triton
 
         return td_lambda_triton(*args)
@@ -254,7 +264,7 @@ def td1_return(
     done, terminated = _flags(done, terminated)
     args = (reward, next_value, done, terminated, _coef(fn, "gamma", gamma, reward),
             _coef(fn, "lmbda", 1.0, reward), time_dim)
-    if reward.is_cuda:
+    if _use_triton(reward):
         from frl_triton.td_lambda.kernel import td_lambda_triton
 
         return td_lambda_triton(*args)
@@ -377,7 +387,7 @@ def vtrace(
     done, terminated = _flags(done, terminated)
     args = (reward, value, next_value, log_rho, done, terminated, _coef(fn, "gamma", gamma, reward),
             float(rho_bar), float(c_bar), time_dim)
-    if reward.is_cuda:
+    if _use_triton(reward):
         from frl_triton.vtrace.kernel import vtrace_triton
 
         return vtrace_triton(*args)

@@ -45,3 +45,42 @@ def _(reward, value, next_value, done, terminated, gamma, lmbda, time_dim):
 
 
 gae_op.register_vmap(make_vmap_rule(gae_op, 7, 2))
+
+
+# --- autograd -------------------------------------------------------------------------------------
+# The outputs are linear in reward, value and next_value. For A = scan(x) with A_t = x_t + c_t A_{t+1},
+# dL/dx_t = G_t with the *forward* recurrence G_t = dL/dA_t + c_{t-1} G_{t-1}: the same reverse scan
+# run on time-flipped tensors with c shifted by one step. It reuses this op (with zero values, no
+# dones, gamma = the shifted c and lambda = 1), so the backward is compilable and vmappable too.
+# No gradient flows to gamma or lmbda.
+
+
+def transposed_scan(grad: torch.Tensor, c: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """``G_t = grad_t + c_{t-1} G_{t-1}`` along ``time_dim`` (the adjoint of the reverse scan)."""
+    T = grad.shape[time_dim]
+    if T == 0:
+        return grad
+    c_prev = torch.cat([torch.zeros_like(c.narrow(time_dim, 0, 1)), c.narrow(time_dim, 0, T - 1)], time_dim)
+    g_rev, c_rev = grad.flip(time_dim), c_prev.flip(time_dim).to(grad.dtype)
+    zero = torch.zeros((), dtype=grad.dtype, device=grad.device).expand(grad.shape)
+    never = torch.zeros((), dtype=torch.bool, device=grad.device).expand(grad.shape)
+    one = torch.ones((), dtype=c_rev.dtype, device=grad.device).expand(grad.shape)
+    out, _ = gae_op(g_rev, zero, zero, never, never, c_rev, one, time_dim)
+    return out.flip(time_dim)
+
+
+def _setup_context(ctx, inputs, output):
+    _, _, _, done, terminated, gamma, lmbda, time_dim = inputs
+    ctx.save_for_backward(done, terminated, gamma, lmbda)
+    ctx.time_dim = time_dim
+
+
+def _backward(ctx, grad_advantage, grad_value_target):
+    done, terminated, gamma, lmbda = ctx.saved_tensors
+    c = (gamma * lmbda).masked_fill(done, 0.0)
+    grad_x = transposed_scan(grad_advantage + grad_value_target, c, ctx.time_dim)
+    grad_next_value = grad_x * gamma.masked_fill(terminated, 0.0).to(grad_x.dtype)
+    return grad_x, grad_value_target - grad_x, grad_next_value, None, None, None, None, None
+
+
+gae_op.register_autograd(_backward, setup_context=_setup_context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from frl_triton.gae.op import transposed_scan
 from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
 
 
@@ -45,3 +46,27 @@ def _(reward, next_value, done, terminated, gamma, lmbda, time_dim):
 
 
 td_lambda_op.register_vmap(make_vmap_rule(td_lambda_op, 6, 1))
+
+
+# --- autograd: returns = scan(x) is linear in reward and next_value (see frl_triton.gae.op) ------
+
+
+def _setup_context(ctx, inputs, output):
+    _, _, done, terminated, gamma, lmbda, time_dim = inputs
+    ctx.save_for_backward(done, terminated, gamma, lmbda)
+    ctx.time_dim = time_dim
+
+
+def _backward(ctx, grad_returns):
+    done, terminated, gamma, lmbda = ctx.saved_tensors
+    T = done.shape[ctx.time_dim]
+    cut = done.clone()
+    cut.select(ctx.time_dim, T - 1).fill_(True)
+    c = (gamma * lmbda).masked_fill(cut, 0.0)
+    grad_x = transposed_scan(grad_returns, c, ctx.time_dim)
+    weight = torch.where(cut, 1.0, 1.0 - lmbda)
+    grad_next_value = grad_x * (gamma.masked_fill(terminated, 0.0) * weight).to(grad_x.dtype)
+    return grad_x, grad_next_value, None, None, None, None, None
+
+
+td_lambda_op.register_autograd(_backward, setup_context=_setup_context)
