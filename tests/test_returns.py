@@ -408,3 +408,15 @@ def test_gae_and_td_lambda_gradients(pattern):
     for a, b in zip(got, ref):
         torch.testing.assert_close(a, b)
 
+
+
+def test_importing_returns_loads_no_triton_kernel_module():
+    """The Triton kernel modules load on the first CUDA call only (tensordict itself may import triton)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, frl.returns; "
+            "print([m for m in sys.modules if m.startswith('frl_triton') and m.endswith('kernel')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert out.stdout.strip() == "[]"
