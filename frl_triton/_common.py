@@ -46,8 +46,9 @@ def mask_coef(flag: torch.Tensor, a: torch.Tensor, b: torch.Tensor | None, acc: 
     sb = 1.0 if b is None else scalar_of(b)
     if sa is not None and sb is not None and acc == torch.float32:
         return keep(flag) * (sa * sb)  # uint8 * Python float -> float32
-    prod = a.to(acc) if b is None else torch.mul(a, b).to(acc)
-    return prod.mul_(keep(flag)) if prod.stride() == torch.empty_like(prod).stride() else prod * keep(flag)
+    if b is None:
+        return a.to(acc) * keep(flag)  # out of place: ``a`` may be the caller's tensor
+    return torch.mul(a, b).to(acc).mul_(keep(flag))
 
 
 def time_major(x: torch.Tensor, time_dim: int) -> torch.Tensor:

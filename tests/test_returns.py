@@ -346,6 +346,19 @@ def test_gae_compiled_graph_does_not_grow_with_T():
     assert counts[0] == counts[1]
 
 
+def test_all_estimators_are_pure_with_per_step_coefficients(assert_pure):
+    g = torch.Generator().manual_seed(13)
+    for dtype in (torch.float32, torch.float64):
+        r, v, nv, d, t = _random_inputs(g, (2, 6, 1), dtype, "random", -2)
+        gm, lm, lr = (torch.rand(2, 6, 1, generator=g, dtype=dtype) for _ in range(3))
+        assert_pure(lambda r, v, nv, d, t, gm, lm: R.gae(r, v, nv, d, t, gamma=gm, lmbda=lm), r, v, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm), r, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm: R.td1_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
+        assert_pure(lambda r, nv, d, t, gm: R.td0_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
+        assert_pure(lambda r, nv, d, t, gm: R.n_step_return(r, nv, d, t, gamma=gm, n=2), r, nv, d, t, gm)
+        assert_pure(lambda r, v, nv, lr, d, t, gm: R.vtrace(r, v, nv, lr, d, t, gamma=gm), r, v, nv, lr, d, t, gm)
+
+
 def test_gae_is_pure(assert_pure):
     g = torch.Generator().manual_seed(3)
     assert_pure(functools.partial(R.gae, gamma=0.9, lmbda=0.9),

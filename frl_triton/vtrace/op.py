@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import acc_dtype, as_output, make_vmap_rule, out_like, scan_along
+from frl_triton._common import acc_dtype, as_output, keep, make_vmap_rule, mask_coef, out_like, scan_along
 
 
 @torch.library.custom_op("frl::vtrace", mutates_args=())
@@ -33,14 +33,15 @@ def vtrace_op(
     r_t, v_tm1, v_t = reward.to(acc), value.to(acc), next_value.to(acc)
     rho = log_rho.to(acc).exp()
     rho_clipped = rho.clamp(max=rho_bar)
-    discount = gamma.masked_fill(terminated, 0.0)
+    # Masks enter as uint8 factors: much faster on the CPU than where / masked_fill with bool masks.
+    discount = mask_coef(terminated, gamma, None, acc)
     # delta_t = rho_t (r_t + discount_t v_t - v_tm1); c_t = gamma_t (1 - done_t) min(c_bar, rho_t).
     x = torch.addcmul(r_t, discount, v_t).sub_(v_tm1).mul_(rho_clipped)
-    c = rho.clamp_(max=c_bar).mul_(gamma).masked_fill_(done, 0.0)
+    c = rho.clamp_(max=c_bar).mul_(mask_coef(done, gamma, None, acc))
     vs = scan_along(x, c, time_dim).add_(v_tm1)
     # vs'_{t+1}: vs of the next step, or the next value at a done and at the last step.
-    following = torch.cat([vs.narrow(time_dim, 1, T - 1), v_t.narrow(time_dim, T - 1, 1)], time_dim)
-    vs_next = torch.where(done, v_t, following)
+    vs_next = torch.cat([vs.narrow(time_dim, 1, T - 1), v_t.narrow(time_dim, T - 1, 1)], time_dim)
+    vs_next.mul_(keep(done)).addcmul_(v_t, done.view(torch.uint8))
     pg = torch.addcmul(r_t, discount, vs_next).sub_(v_tm1).mul_(rho_clipped)
     return as_output(vs, reward, time_dim), as_output(pg, reward, time_dim)
 
