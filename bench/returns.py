@@ -185,7 +185,9 @@ def main() -> None:
     bandwidth = copy_bandwidth()
     rows = frl_rows(sizes, args.compile_max_T)
     trl, note = torchrl_rows(sizes, args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s); {note}")
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} cores, "
+          f"load average {load:.1f} at the end (timings on a loaded machine are inflated); {note}")
     print("speed-up column: that row's time over frl's (how many times faster frl is); "
           "x floor: time over the bandwidth floor\n")
     print_table(rows + trl, bandwidth)
