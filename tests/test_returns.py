@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 
 import pytest
 import torch
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 import frl.returns as R
 from frl_triton.gae.reference import gae_reference
+from frl_triton.td_lambda.reference import td_lambda_reference
+from frl_triton.vtrace.reference import vtrace_reference
 
 B = torch.bool
 
@@ -118,13 +121,175 @@ def test_gae_time_dim(time_dim):
     torch.testing.assert_close(target.double(), ref_target, rtol=1e-5, atol=1e-5)
 
 
+def _n_step_reference(reward, next_value, done, terminated, gamma, n, time_dim=-2):
+    """n-step returns by direct summation in float64, one start step at a time."""
+    f64 = torch.float64
+    shape = reward.shape
+    r, v = (x.to(f64).movedim(time_dim, 0) for x in (reward, next_value))
+    d, term = (x.movedim(time_dim, 0) for x in (done, terminated))
+    g = torch.as_tensor(gamma, dtype=f64).broadcast_to(shape).movedim(time_dim, 0)
+    T = r.shape[0]
+    out = torch.zeros_like(r)
+    for idx in itertools.product(*(range(s) for s in r.shape[1:])):
+        for t in range(T):
+            total, scale = 0.0, 1.0
+            for k in range(t, min(T, t + n)):
+                total += scale * r[(k, *idx)].item()
+                scale *= g[(k, *idx)].item()
+                if d[(k, *idx)] or k == T - 1 or k == t + n - 1:
+                    total += 0.0 if term[(k, *idx)] else scale * v[(k, *idx)].item()
+                    break
+            out[(t, *idx)] = total
+    return out.movedim(0, time_dim)
+
+
+def _coefs(g, shape, dtype, per_step):
+    if not per_step:
+        return 0.95, 0.8
+    gamma = (0.8 + 0.2 * torch.rand(shape, generator=g, dtype=torch.float64)).to(dtype)
+    return gamma, torch.rand(shape, generator=g, dtype=torch.float64).to(dtype)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+    T=st.integers(1, 40),
+    pattern=st.sampled_from(PATTERNS),
+    dtype=st.sampled_from(list(DTYPES.values())),
+    per_step=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_td_lambda_and_td1_match_reference(batch, T, pattern, dtype, per_step, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (*batch, T, 1)
+    r, _, nv, done, term = _random_inputs(g, shape, dtype, pattern, -2)
+    gamma, lmbda = _coefs(g, shape, dtype, per_step)
+    rtol, atol = TOL[dtype]
+    out = R.td_lambda_return(r, nv, done, term, gamma=gamma, lmbda=lmbda)
+    assert out.dtype == dtype and out.shape == r.shape
+    torch.testing.assert_close(out.double(), td_lambda_reference(r, nv, done, term, gamma, lmbda),
+                               rtol=rtol, atol=atol)
+    out1 = R.td1_return(r, nv, done, term, gamma=gamma)
+    torch.testing.assert_close(out1.double(), td_lambda_reference(r, nv, done, term, gamma, 1.0),
+                               rtol=rtol, atol=atol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+    T=st.integers(1, 40),
+    pattern=st.sampled_from(PATTERNS),
+    dtype=st.sampled_from(list(DTYPES.values())),
+    per_step=st.booleans(),
+    clip=st.sampled_from([(1.0, 1.0), (0.5, 2.0), (float("inf"), 0.9)]),
+    seed=st.integers(0, 2**16),
+)
+def test_vtrace_matches_reference(batch, T, pattern, dtype, per_step, clip, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (*batch, T, 1)
+    r, v, nv, done, term = _random_inputs(g, shape, dtype, pattern, -2)
+    log_rho = (0.5 * torch.randn(shape, generator=g, dtype=torch.float64)).to(dtype)
+    gamma, _ = _coefs(g, shape, dtype, per_step)
+    vs, pg = R.vtrace(r, v, nv, log_rho, done, term, gamma=gamma, rho_bar=clip[0], c_bar=clip[1])
+    ref_vs, ref_pg = vtrace_reference(r, v, nv, log_rho, done, term, gamma, *clip)
+    rtol, atol = TOL[dtype]
+    torch.testing.assert_close(vs.double(), ref_vs, rtol=rtol, atol=atol)
+    torch.testing.assert_close(pg.double(), ref_pg, rtol=rtol, atol=atol)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    T=st.integers(1, 9),
+    n=st.integers(1, 11),
+    pattern=st.sampled_from(PATTERNS),
+    per_step=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_n_step_matches_direct_sum(T, n, pattern, per_step, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (2, T, 1)
+    r, _, nv, done, term = _random_inputs(g, shape, torch.float64, pattern, -2)
+    gamma, _ = _coefs(g, shape, torch.float64, per_step)
+    out = R.n_step_return(r, nv, done, term, gamma=gamma, n=n)
+    torch.testing.assert_close(out, _n_step_reference(r, nv, done, term, gamma, n))
+
+
+def test_special_cases_agree():
+    """TD(0) = 1-step = TD(lambda=0); TD(1) = T-step; on-policy V-trace with rho_bar=c_bar=1 = TD(1)
+    targets; GAE(lambda) + value = TD(lambda) when next_value is value shifted."""
+    g = torch.Generator().manual_seed(5)
+    r, v, nv, done, term = _random_inputs(g, (3, 11, 1), torch.float64, "random", -2)
+    td0 = R.td0_return(r, nv, done, term, gamma=0.9)
+    torch.testing.assert_close(R.n_step_return(r, nv, done, term, gamma=0.9, n=1), td0)
+    torch.testing.assert_close(R.td_lambda_return(r, nv, done, term, gamma=0.9, lmbda=0.0), td0)
+    td1 = R.td1_return(r, nv, done, term, gamma=0.9)
+    torch.testing.assert_close(R.n_step_return(r, nv, done, term, gamma=0.9, n=11), td1)
+    vs, pg = R.vtrace(r, v, nv, torch.zeros_like(r), done, term, gamma=0.9)
+    adv, target = R.gae(r, v, nv, done, term, gamma=0.9, lmbda=1.0)
+    torch.testing.assert_close(vs, target)
+    # Consistent values (next_value is the next step's value inside an episode): GAE + V = TD(lambda).
+    nv = torch.cat([v[:, 1:], torch.randn(3, 1, 1, generator=g, dtype=torch.float64)], 1)
+    nv = torch.where(done, torch.randn(nv.shape, generator=g, dtype=torch.float64), nv)
+    adv, target = R.gae(r, v, nv, done, term, gamma=0.9, lmbda=0.7)
+    torch.testing.assert_close(target, R.td_lambda_return(r, nv, done, term, gamma=0.9, lmbda=0.7))
+
+
+def test_hand_computed_td_and_vtrace():
+    r, nv = _vals(1, 1, 1), _vals(4, 4, 4)
+    truncated, none = _flags(False, True, False), _flags(False, False, False)
+    # td1 with a truncation at t=1: G_1 = 1 + 0.5*4 = 3, G_0 = 1 + 0.5*3, G_2 = 1 + 0.5*4.
+    torch.testing.assert_close(R.td1_return(r, nv, truncated, none, gamma=0.5), _vals(2.5, 3, 3))
+    # terminated at t=1: G_1 = 1.
+    torch.testing.assert_close(R.td1_return(r, nv, truncated, gamma=0.5), _vals(1.5, 1, 3))
+    # lambda=0.5, no done: G_2 = 3; G_1 = 1 + 0.5 (0.5*4 + 0.5*3) = 2.75; G_0 = 1 + 0.5 (2 + 1.375).
+    torch.testing.assert_close(R.td_lambda_return(r, nv, none, gamma=0.5, lmbda=0.5),
+                               _vals(2.6875, 2.75, 3))
+    # V-trace, v = 0, rho = 2 clipped to rho_bar=1 and c_bar=1: vs = TD(1) returns, pg = r + g vs'.
+    # Consistent values: next_value_t = value_{t+1} = 0, and 4 after the last step.
+    z, nv = _vals(0, 0, 0), _vals(0, 0, 4)
+    log2 = torch.full_like(r, 0.6931471805599453)
+    vs, pg = R.vtrace(r, z, nv, log2, none, gamma=0.5)
+    torch.testing.assert_close(vs, _vals(2.25, 2.5, 3))
+    torch.testing.assert_close(pg, _vals(2.25, 2.5, 3))
+    # rho_bar=2: delta = 2 (1 + 0.5 * 4 - 0) at the last step, 2 elsewhere; c = 1.
+    vs, pg = R.vtrace(r, z, nv, log2, none, gamma=0.5, rho_bar=2.0)
+    torch.testing.assert_close(vs, _vals(2 + 0.5 * (2 + 0.5 * 6), 2 + 0.5 * 6, 6))
+    torch.testing.assert_close(pg, 2 * (1 + 0.5 * torch.cat([vs[:, 1:], nv[:, 2:]], 1)))
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 12, 13, 100, 257, 1000])
+@pytest.mark.parametrize("layout", ["batch_major", "time_major"])
+def test_cpu_scan_lengths_and_layouts(T, layout):
+    """The blocked CPU scan over every remainder pattern and both memory layouts, vs the loop."""
+    g = torch.Generator().manual_seed(T)
+    time_dim = -2 if layout == "batch_major" else 0
+    shape = (5, T, 1) if layout == "batch_major" else (T, 5, 1)
+    r, v, nv, done, term = _random_inputs(g, shape, torch.float32, "random", time_dim)
+    adv, target = R.gae(r, v, nv, done, term, gamma=0.99, lmbda=0.95, time_dim=time_dim)
+    ref_adv, ref_target = gae_reference(r, v, nv, done, term, 0.99, 0.95, time_dim)
+    torch.testing.assert_close(adv.double(), ref_adv, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(target.double(), ref_target, rtol=1e-4, atol=1e-4)
+    assert adv.stride() == r.stride()
+
+
+def test_long_sequence_no_underflow_trouble():
+    """gamma * lambda products underflow over long T; the blocked scan never divides by them."""
+    g = torch.Generator().manual_seed(9)
+    shape = (2, 5000, 1)
+    r, v, nv, done, term = _random_inputs(g, shape, torch.float32, "none", -2)
+    adv, _ = R.gae(r, v, nv, done, term, gamma=0.9, lmbda=0.5)
+    ref_adv, _ = gae_reference(r, v, nv, done, term, 0.9, 0.5)
+    assert torch.isfinite(adv).all()
+    torch.testing.assert_close(adv.double(), ref_adv, rtol=1e-4, atol=1e-4)
+
+
 # --- three ways, purity ---------------------------------------------------------------------------
 
 
 def test_gae_three_ways(three_ways):
     g = torch.Generator().manual_seed(1)
     sets = [tuple(_random_inputs(g, (3, 6, 1), torch.float32, "random", -2)) for _ in range(2)]
-    three_ways(functools.partial(R.gae, gamma=0.99, lmbda=0.95), *sets)
+    three_ways(functools.partial(R.gae, gamma=0.99, lmbda=0.95), *sets, compile_vmap=True)
 
 
 def test_gae_three_ways_per_step_gamma(three_ways):
@@ -134,6 +299,64 @@ def test_gae_three_ways_per_step_gamma(three_ways):
         r, v, nv, d, t = _random_inputs(g, (2, 5, 1), torch.float32, "truncated", -2)
         sets.append((r, v, nv, d, t, torch.rand(2, 5, 1, generator=g)))
     three_ways(lambda r, v, nv, d, t, gm: R.gae(r, v, nv, d, t, gamma=gm, lmbda=0.9), *sets)
+
+
+def test_td_estimators_three_ways(three_ways):
+    g = torch.Generator().manual_seed(4)
+    sets = [tuple(_random_inputs(g, (2, 7, 1), torch.float32, "random", -2))[2:] for _ in range(2)]
+    sets = [(r, nv, d, t) for (nv, d, t), (r, *_) in zip(sets, [_random_inputs(g, (2, 7, 1), torch.float32, "none", -2) for _ in range(2)])]
+    three_ways(functools.partial(R.td_lambda_return, gamma=0.9, lmbda=0.8), *sets, compile_vmap=True)
+    three_ways(functools.partial(R.td1_return, gamma=0.9), *sets)
+    three_ways(functools.partial(R.td0_return, gamma=0.9), *sets)
+    three_ways(functools.partial(R.n_step_return, gamma=0.9, n=3), *sets)
+
+
+def test_vtrace_three_ways(three_ways):
+    g = torch.Generator().manual_seed(6)
+    sets = []
+    for _ in range(2):
+        r, v, nv, d, t = _random_inputs(g, (2, 6, 1), torch.float32, "random", -2)
+        sets.append((r, v, nv, 0.3 * torch.randn(2, 6, 1, generator=g), d, t))
+    three_ways(functools.partial(R.vtrace, gamma=0.9, rho_bar=1.0, c_bar=0.8), *sets, compile_vmap=True)
+
+
+def test_gae_three_ways_time_major_unbatched_value(three_ways):
+    """vmap with one argument shared (in_dims=None) over a time-major layout."""
+    g = torch.Generator().manual_seed(8)
+    sets = [_random_inputs(g, (6, 3), torch.float32, "random", 0) for _ in range(2)]
+    sets[1][1] = sets[0][1]  # the unbatched argument is the same in every member
+    sets = [tuple(s) for s in sets]
+    three_ways(functools.partial(R.gae, gamma=0.9, lmbda=0.9, time_dim=0), *sets,
+               in_dims=(0, None, 0, 0, 0))
+
+
+def test_gae_compiled_graph_does_not_grow_with_T():
+    """The compiled graph holds one op node whatever T is (no unrolled loop)."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    counts = []
+    for T in (4, 64):
+        torch._dynamo.reset()
+        backend = CompileCounterWithBackend("eager")
+        g = torch.Generator().manual_seed(T)
+        args = _random_inputs(g, (2, T, 1), torch.float32, "random", -2)
+        torch.compile(functools.partial(R.gae, gamma=0.9, lmbda=0.9), backend=backend,
+                      fullgraph=True)(*args)
+        counts.append(backend.op_count)
+    assert counts[0] == counts[1]
+
+
+def test_all_estimators_are_pure_with_per_step_coefficients(assert_pure):
+    g = torch.Generator().manual_seed(13)
+    for dtype in (torch.float32, torch.float64):
+        r, v, nv, d, t = _random_inputs(g, (2, 6, 1), dtype, "random", -2)
+        gm, lm, lr = (torch.rand(2, 6, 1, generator=g, dtype=dtype) for _ in range(3))
+        assert_pure(lambda r, v, nv, d, t, gm, lm: R.gae(r, v, nv, d, t, gamma=gm, lmbda=lm), r, v, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm), r, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm: R.td1_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
+        assert_pure(lambda r, nv, d, t, gm: R.td0_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
+        assert_pure(lambda r, nv, d, t, gm: R.n_step_return(r, nv, d, t, gamma=gm, n=2), r, nv, d, t, gm)
+        assert_pure(lambda r, v, nv, lr, d, t, gm: R.vtrace(r, v, nv, lr, d, t, gamma=gm), r, v, nv, lr, d, t, gm)
 
 
 def test_gae_is_pure(assert_pure):
@@ -158,3 +381,55 @@ def test_gae_errors():
         R.gae(r, r, r, d, gamma=torch.ones(4, 8), lmbda=0.9)
     with pytest.raises(TypeError, match=r"frl.returns.gae: reward has dtype int64"):
         R.gae(r.long(), r, r, d, gamma=0.9, lmbda=0.9)
+    with pytest.raises(TypeError, match=r"frl.returns.gae: done has dtype float32, expected bool"):
+        R.gae(r, r, r, r, gamma=0.9, lmbda=0.9)
+    with pytest.raises(ValueError, match=r"frl.returns.td_lambda_return: time_dim=-4 is out of range"):
+        R.td_lambda_return(r, r, d, gamma=0.9, lmbda=0.9, time_dim=-4)
+    with pytest.raises(ValueError, match=r"frl.returns.vtrace: log_rho has shape \[4, 8\]"):
+        R.vtrace(r, r, r, r[..., 0], d, gamma=0.9)
+    with pytest.raises(ValueError, match=r"frl.returns.n_step_return: n=0, expected an int >= 1"):
+        R.n_step_return(r, r, d, gamma=0.9, n=0)
+    with pytest.raises(ValueError, match=r"frl.returns.td1_return: terminated has shape"):
+        R.td1_return(r, r, d, d[:2], gamma=0.9)
+
+
+# --- gradients ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["random", "truncated", "last"])
+def test_gae_and_td_lambda_gradients(pattern):
+    """Gradients to reward, value and next_value match the differentiable float64 reference loops."""
+    g = torch.Generator().manual_seed(11)
+    shape = (2, 9, 1)
+    r, v, nv, done, term = _random_inputs(g, shape, torch.float64, pattern, -2)
+    gamma = 0.8 + 0.2 * torch.rand(shape, generator=g, dtype=torch.float64)
+    w1, w2 = torch.randn(shape, generator=g, dtype=torch.float64), torch.randn(shape, generator=g, dtype=torch.float64)
+
+    def grads(fn, *xs):
+        xs = [x.clone().requires_grad_() for x in xs]
+        out = fn(*xs)
+        out = out if isinstance(out, tuple) else (out,)
+        loss = sum((o * w).sum() for o, w in zip(out, (w1, w2)))
+        return torch.autograd.grad(loss, xs)
+
+    got = grads(lambda r, v, nv: R.gae(r, v, nv, done, term, gamma=gamma, lmbda=0.9), r, v, nv)
+    ref = grads(lambda r, v, nv: gae_reference(r, v, nv, done, term, gamma, 0.9), r, v, nv)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b)
+    got = grads(lambda r, nv: R.td_lambda_return(r, nv, done, term, gamma=gamma, lmbda=0.7), r, nv)
+    ref = grads(lambda r, nv: td_lambda_reference(r, nv, done, term, gamma, 0.7), r, nv)
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b)
+
+
+
+def test_importing_returns_loads_no_triton_kernel_module():
+    """The Triton kernel modules load on the first CUDA call only (tensordict itself may import triton)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, frl.returns; "
+            "print([m for m in sys.modules if m.startswith('frl_triton') and m.endswith('kernel')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert out.stdout.strip() == "[]"

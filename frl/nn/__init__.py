@@ -7,19 +7,24 @@ TensorDicts laid out like ``TensorDict.from_module`` of the equivalent ``torch.n
 
 from frl.nn.actor import (
     ProbabilisticActor,
+    deterministic_actor,
     normal_params,
     probabilistic_actor,
     q_value_actor,
     q_value_operator,
     value_operator,
 )
+from frl.nn.actor_critic import ActorCritic, actor_critic
+from frl.nn.convnet import convnet
 from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
+from frl.nn.exploration import epsilon_greedy, gaussian_noise, linear_schedule, ou_noise
 from frl.nn.mlp import mlp
 from frl.nn.module import Module
 
 __all__ = [
     "Module",
     "mlp",
+    "convnet",
     "Normal",
     "IndependentNormal",
     "TanhNormal",
@@ -27,8 +32,15 @@ __all__ = [
     "OneHotCategorical",
     "ProbabilisticActor",
     "probabilistic_actor",
+    "deterministic_actor",
     "normal_params",
     "value_operator",
     "q_value_operator",
     "q_value_actor",
+    "ActorCritic",
+    "actor_critic",
+    "linear_schedule",
+    "epsilon_greedy",
+    "gaussian_noise",
+    "ou_noise",
 ]

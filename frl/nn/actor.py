@@ -23,6 +23,7 @@ from frl.nn.module import Module
 __all__ = [
     "ProbabilisticActor",
     "probabilistic_actor",
+    "deterministic_actor",
     "normal_params",
     "value_operator",
     "q_value_operator",
@@ -95,10 +96,12 @@ def _split_normal(x, mapping, scale_lb):
     return loc, mapping(raw).clamp_min(scale_lb)
 
 
-def _bound(fn: str, name: str, value):
+def _bound(value):
+    # Floats stay Python constants (free under compile); tensors follow loc's dtype and device at apply.
     if value is None or isinstance(value, (int, float)):
         return None if value is None else float(value)
-    return torch.as_tensor(value, dtype=torch.float32)
+    t = torch.as_tensor(value)
+    return t if t.is_floating_point() else t.to(torch.float32)
 
 
 def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_low=None, action_high=None,
@@ -127,7 +130,10 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         * ``init(key) -> params``: the network's parameters.
         * ``apply(params, td [*B], key=None, deterministic=False) -> td``: a shallow copy of ``td``
           plus "loc" and "scale" [*B, D] (or "logits" [*B, n]), "action" and "action_log_prob" [*B].
-          The log-prob is summed over the action dimensions (TorchRL's ClipPPOLoss convention).
+          The log-prob is summed over the action dimensions (TorchRL's ClipPPOLoss convention) and
+          computed from the action, as ``get_dist(params, out).log_prob(out["action"])`` recomputes
+          it (TorchRL does the same). SAC-style code that wants the log-prob of the pre-tanh draw
+          can call ``get_dist(params, td).sample_and_log_prob(key)`` instead.
           A key is needed unless ``deterministic=True``, which takes the mode (the squashed ``loc``,
           or the arg-max class) and reports its log-prob.
         * ``get_dist(params, td) -> distribution``: for a loss to re-evaluate stored actions:
@@ -147,7 +153,7 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
     fn = "frl.nn.probabilistic_actor"
     if distribution not in _DISTRIBUTIONS:
         fail(fn, f"unknown distribution {distribution!r}; expected one of {', '.join(_DISTRIBUTIONS)}")
-    low, high = _bound(fn, "action_low", action_low), _bound(fn, "action_high", action_high)
+    low, high = _bound(action_low), _bound(action_high)
     if distribution != "tanh_normal" and (low is not None or high is not None):
         fail(fn, f"action_low / action_high apply only to distribution='tanh_normal', not {distribution!r}")
     if distribution == "tanh_normal":
@@ -191,7 +197,11 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         else:
             if key is None:
                 fail(apply_name, "key is None; pass an frl.random key, or deterministic=True for the mode")
-            action, log_prob = dist.sample_and_log_prob(key)
+            action = dist.sample(key)
+            # From the action, not the pre-tanh draw: a loss that re-evaluates the stored action with
+            # get_dist gets exactly this number, so PPO's first-epoch ratio is exactly 1 even where a
+            # float32 tanh has saturated. (The two agree to rounding elsewhere.)
+            log_prob = dist.log_prob(action)
         out = td.copy()
         for k, v in dparams.items():
             out.set(k, v)
@@ -203,6 +213,44 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
         return _dist(_forward(params, td, fn + ".get_dist"))
 
     return ProbabilisticActor(net.init, apply, get_dist)
+
+
+def deterministic_actor(net: Module, action_low=None, action_high=None, in_key="observation") -> Module:
+    """A deterministic policy (DDPG, TD3): "action" = ``net(td[in_key])``, squashed into bounds if given.
+
+    With ``action_low`` and ``action_high`` the output goes through
+    ``low + (high - low) * (tanh(x) + 1) / 2`` (TorchRL's ``Actor`` followed by ``TanhModule``);
+    without them it is used as is. Add exploration noise with `gaussian_noise` or `ou_noise`.
+
+    Returns:
+        `Module` with ``init(key) -> params`` and ``apply(params, td [*B]) -> td`` with "action" [*B, D].
+
+    Example:
+        >>> pi = frl.nn.deterministic_actor(frl.nn.mlp(3, 2), action_low=-1.0, action_high=1.0)
+        >>> td = TensorDict(observation=torch.zeros(8, 3), batch_size=[8])
+        >>> pi.apply(pi.init(frl.random.key(0)), td)["action"].shape
+        torch.Size([8, 2])
+    """
+    fn = "frl.nn.deterministic_actor"
+    low, high = _bound(action_low), _bound(action_high)
+    if (low is None) != (high is None):
+        fail(fn, "give both action_low and action_high, or neither")
+    if low is not None and not bool(torch.all(torch.as_tensor(high) > torch.as_tensor(low))):
+        fail(fn, f"action_high must exceed action_low everywhere; got {action_low} and {action_high}")
+    name = fn + ".apply"
+
+    def apply(params: TensorDict, td: TensorDictBase) -> TensorDictBase:
+        check_keys(name, td, [in_key])
+        action = net.apply(params, td.get(in_key))
+        if low is not None:
+            lo = low.to(action) if isinstance(low, torch.Tensor) else low
+            hi = high.to(action) if isinstance(high, torch.Tensor) else high
+            action = (hi + lo) / 2 + (hi - lo) / 2 * torch.tanh(action)
+        out = td.copy()
+        out.set("action", action)
+        return out
+
+    return Module(net.init, apply)
 
 
 def _check_last_dim(fn: str, what: str, x: torch.Tensor, expected: int) -> None:

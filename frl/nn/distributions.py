@@ -37,7 +37,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG2 = math.log(2.0)
 
 # Gauss-Hermite nodes and weights for E[f(u)], u ~ N(m, s): sum_k w_k f(m + sqrt(2) s x_k) / sqrt(pi).
-_GH_NODES, _GH_WEIGHTS = (torch.tensor(a, dtype=torch.float64) for a in np.polynomial.hermite.hermgauss(24))
+_GH_NODES, _GH_WEIGHTS = (torch.tensor(a, dtype=torch.float64) for a in np.polynomial.hermite.hermgauss(48))
 _GH_WEIGHTS = _GH_WEIGHTS / math.sqrt(math.pi)
 
 
@@ -135,8 +135,12 @@ class TanhNormal(NamedTuple):
 
     ``log_prob(action)`` inverts the squashing with ``atanh``, whose argument is clamped to
     ``±(1 - eps)`` with ``eps = finfo(dtype).eps``, so actions exactly at a bound have a finite
-    log-prob and finite gradients. ``sample_and_log_prob`` uses the pre-tanh draw directly: the two
-    agree except where tanh has saturated to ±1 in the dtype (|u| above about 8.3 in float32).
+    log-prob and finite gradients. ``sample_and_log_prob`` uses the pre-tanh draw directly (exact, and
+    the reparameterized gradient SAC wants); ``log_prob(action)`` must recover ``u`` from the rounded
+    action, so the two agree to rounding away from the bounds but drift apart as tanh approaches
+    ±1 in the dtype (in float32 noticeably from |u| of about 5, and past |u| of about 8.3 the clamp
+    takes over). Code that stores a log-prob to compare later (PPO) should take it from
+    ``log_prob(action)``, as `probabilistic_actor` does.
 
     Example:
         >>> d = frl.nn.TanhNormal(torch.zeros(2), torch.ones(2), low=-2.0, high=2.0)
@@ -185,11 +189,14 @@ class TanhNormal(NamedTuple):
         return self._log_prob_u(torch.atanh(t))
 
     def entropy(self) -> torch.Tensor:
-        """Entropy [*B], deterministic: H(u) + E[log|da/du|] with a 24-point Gauss-Hermite rule.
+        """Entropy [*B], deterministic: H(u) + E[log|da/du|] with a 48-point Gauss-Hermite rule.
 
         The tanh-Gaussian has no closed-form entropy. Instead of a noisy one-sample estimate (TorchRL's
-        fallback), the one-dimensional expectation of log(1 - tanh(u)^2) is integrated by quadrature:
-        smooth, differentiable, and within 1e-4 of the exact value for scales up to about 3.
+        fallback, ``-log_prob(sample)``), the one-dimensional expectation of log(1 - tanh(u)^2) is
+        integrated by quadrature: no key, no variance, smooth gradients. Measured against fine
+        numerical integration in float64 the absolute error is below 1e-9 for scale <= 1, 2e-5 for
+        scale <= 2, 6e-4 for scale <= 3 and about 1e-2 at scale 5 (the integrand's complex poles at
+        u = ±i*pi/2 slow the rule's convergence as the scale grows).
         """
         _, half = self._mid_half()
         loc, scale = torch.broadcast_tensors(self.loc, self.scale)
@@ -233,7 +240,7 @@ class Categorical(NamedTuple):
     def log_prob(self, index: torch.Tensor) -> torch.Tensor:
         """Log-probability of class ``index`` (int64 [*B], or float holding integers): [*B]."""
         idx = index.long().unsqueeze(-1)
-        lsm = _log_softmax(self.logits)
+        lsm = torch.log_softmax(self.logits, -1)  # a masked (-inf) class keeps log-prob -inf
         lsm = lsm.expand(*torch.broadcast_shapes(idx.shape[:-1], lsm.shape[:-1]), lsm.shape[-1])
         return lsm.gather(-1, idx.expand(*lsm.shape[:-1], 1)).squeeze(-1)
 
@@ -268,6 +275,7 @@ class OneHotCategorical(NamedTuple):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log-probability of one-hot ``x`` [*B, n]: [*B]."""
+        # The clamped form keeps 0 * log(0) = 0 for the classes x does not pick.
         return (x * _log_softmax(self.logits)).sum(-1)
 
     def sample_and_log_prob(self, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,198 @@
+"""Benchmark frl.returns on the CPU against TorchRL and a compiled unrolled loop, in one run.
+
+    python bench/returns.py            # every row (about 2-3 minutes on a 2-core machine)
+    python bench/returns.py --quick    # two sizes only
+
+TorchRL lives in its own virtual environment: its rows run in a subprocess with the interpreter named
+by FRL_TORCHRL_PYTHON (default /work/venv-torchrl/bin/python, skipped if absent), on inputs built from
+the same seed. Every timing is the best of several calls after a warm-up call, whose time is printed
+separately as the first call (compile time, for the compiled loop). Bytes moved count each input read
+once and each output written once (float32 values, 1-byte bools); GB/s is compared with the copy
+bandwidth measured in this run (``dst.copy_(src)`` on 256 MiB buffers, read + write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+SIZES = [(64, 1000), (1024, 128), (4096, 256), (4096, 1024)]
+GAMMA, LMBDA = 0.99, 0.95
+# bytes per element: float32 inputs and outputs, bool flags
+BYTES = {"gae": 3 * 4 + 2 + 2 * 4, "td_lambda": 2 * 4 + 2 + 4, "vtrace": 4 * 4 + 2 + 2 * 4}
+
+
+def make_inputs(B: int, T: int, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    shape = (B, T, 1)  # TorchRL's layout: batch-major, time at -2
+    out = {k: torch.randn(shape, generator=g) for k in ("reward", "value", "next_value", "log_rho")}
+    out["done"] = torch.rand(shape, generator=g) < 0.01
+    out["terminated"] = out["done"] & (torch.rand(shape, generator=g) < 0.5)
+    return out
+
+
+def timeit(fn, budget_s: float = 0.4, min_reps: int = 3, max_reps: int = 30) -> tuple[float, float]:
+    """(first call seconds, best steady-state seconds)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    times, start = [], time.perf_counter()
+    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return first, min(times)
+
+
+def copy_bandwidth() -> float:
+    src = torch.randn(64 * 1024 * 1024)  # 256 MiB: far larger than any cache
+    dst = torch.empty_like(src)
+    _, best = timeit(lambda: dst.copy_(src), budget_s=0.5)
+    return 2 * src.numel() * 4 / best
+
+
+# --- rows measured in this process ----------------------------------------------------------------
+
+
+def frl_rows(sizes, compile_max_T: int) -> list[dict]:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import frl.returns as R
+
+    rows = []
+    for B, T in sizes:
+        x = make_inputs(B, T)
+        r, v, nv, lr, d, term = (x[k] for k in ("reward", "value", "next_value", "log_rho", "done",
+                                                "terminated"))
+        for op, fn in [
+            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+        ]:
+            first, best = timeit(fn)
+            rows.append(dict(op=op, B=B, T=T, impl="frl (CPU op)", first=first, best=best))
+        if T <= compile_max_T:
+            torch._dynamo.reset()
+            loop = torch.compile(_unrolled_gae)
+            first, best = timeit(lambda: loop(r, v, nv, d, term))
+            rows.append(dict(op="gae", B=B, T=T, impl="torch.compile unrolled loop", first=first, best=best))
+    return rows
+
+
+def _unrolled_gae(r, v, nv, d, term):
+    """The textbook reverse loop; torch.compile unrolls it, so its graph (and compile time) grows with T."""
+    delta = r + GAMMA * nv * (~term) - v
+    coef = GAMMA * LMBDA * (~d)
+    adv = torch.empty_like(delta)
+    running = torch.zeros_like(delta[:, 0])
+    for t in range(r.shape[1] - 1, -1, -1):
+        running = delta[:, t] + coef[:, t] * running
+        adv[:, t] = running
+    return adv, adv + v
+
+
+# --- rows measured in TorchRL's interpreter --------------------------------------------------------
+
+
+def torchrl_worker(sizes) -> None:
+    from torchrl.objectives.value.functional import (
+        generalized_advantage_estimate,
+        td_lambda_return_estimate,
+        vec_generalized_advantage_estimate,
+        vtrace_advantage_estimate,
+    )
+
+    for B, T in sizes:
+        x = make_inputs(B, T)
+        r, v, nv, lr, d, term = (x[k] for k in ("reward", "value", "next_value", "log_rho", "done",
+                                                "terminated"))
+        for op, impl, fn in [
+            ("gae", "TorchRL generalized_advantage_estimate",
+             lambda: generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+            ("gae", "TorchRL vec_generalized_advantage_estimate",
+             lambda: vec_generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+            ("td_lambda", "TorchRL td_lambda_return_estimate",
+             lambda: td_lambda_return_estimate(GAMMA, LMBDA, nv, r, d, term)),
+            ("vtrace", "TorchRL vtrace_advantage_estimate",
+             lambda: vtrace_advantage_estimate(GAMMA, lr, torch.zeros_like(lr), v, nv, r, d, term)),
+        ]:
+            first, best = timeit(fn, budget_s=0.3)
+            print(json.dumps(dict(op=op, B=B, T=T, impl=impl, first=first, best=best)), flush=True)
+
+
+def torchrl_rows(sizes, threads: int) -> tuple[list[dict], str]:
+    python = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
+    if not os.path.exists(python):
+        return [], f"TorchRL rows skipped: {python} not found (set FRL_TORCHRL_PYTHON)"
+    cmd = [python, os.path.abspath(__file__), "--torchrl-worker", "--threads", str(threads),
+           "--sizes", json.dumps(sizes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return [], "TorchRL rows failed:\n" + proc.stderr[-2000:]
+    version = subprocess.run([python, "-c", "import torch, torchrl; print(torch.__version__, torchrl.__version__)"],
+                             capture_output=True, text=True).stdout.split()
+    note = f"TorchRL {version[1]} on torch {version[0]} ({python})" if len(version) == 2 else ""
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")], note
+
+
+# --- table ----------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[dict], bandwidth: float) -> None:
+    print(f"copy bandwidth (measured): {bandwidth / 1e9:.1f} GB/s")
+    head = f"{'op':<10}{'B x T':>12}  {'implementation':<44}{'first call':>12}{'best':>11}" \
+           f"{'GB/s':>8}{'% copy bw':>10}{'x floor':>8}{'frl speed-up':>13}"
+    print(head)
+    print("-" * len(head))
+    for op in ("gae", "td_lambda", "vtrace"):
+        for B, T in sorted({(r["B"], r["T"]) for r in rows}, key=lambda s: s[0] * s[1]):
+            group = [r for r in rows if r["op"] == op and (r["B"], r["T"]) == (B, T)]
+            frl = next((r for r in group if r["impl"].startswith("frl")), None)
+            for r in group:
+                nbytes = BYTES[op] * B * T
+                gbs = nbytes / r["best"] / 1e9
+                floor = nbytes / bandwidth
+                speed = f"{r['best'] / frl['best']:.1f}x" if frl and r is not frl else ""
+                first = r["first"]
+                first_s = f"{first:.2f} s" if first >= 1 else f"{first * 1e3:.1f} ms"
+                print(f"{op:<10}{f'{B} x {T}':>12}  {r['impl']:<44}{first_s:>12}"
+                      f"{r['best'] * 1e3:>8.2f} ms{gbs:>8.1f}{100 * gbs * 1e9 / bandwidth:>9.0f}%"
+                      f"{r['best'] / floor:>8.1f}{speed:>13}")
+        print()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="only (1024, 128) and (4096, 256)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads in both processes (1: robust on a shared machine)")
+    p.add_argument("--compile-max-T", type=int, default=128,
+                   help="time the compiled unrolled loop only up to this T (its compile time grows with T)")
+    p.add_argument("--torchrl-worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--sizes", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = json.loads(args.sizes) if args.sizes else ([(1024, 128), (4096, 256)] if args.quick else SIZES)
+    if args.torchrl_worker:
+        torchrl_worker(sizes)
+        return
+    t0 = time.perf_counter()
+    bandwidth = copy_bandwidth()
+    rows = frl_rows(sizes, args.compile_max_T)
+    trl, note = torchrl_rows(sizes, args.threads)
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} cores, "
+          f"load average {load:.1f} at the end (timings on a loaded machine are inflated); {note}")
+    print("speed-up column: that row's time over frl's (how many times faster frl is); "
+          "x floor: time over the bandwidth floor\n")
+    print_table(rows + trl, bandwidth)
+    print(f"total bench time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

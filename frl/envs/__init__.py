@@ -1,0 +1,38 @@
+"""frl.envs: stateless, batched environments as pure functions over TensorDicts.
+
+``env = frl.envs.make("CartPole-v1")``; ``td = env.reset(seed=0, batch_size=(4096,))``;
+``out, td = frl.envs.step_and_reset(env, policy(td))``; ``frl.envs.rollout(env, policy, td, T)``
+gives a ``[*B, T]`` TensorDict in TorchRL's layout. Everything, the env's state included, travels in
+the TensorDict, so it all runs eagerly, under vmap and under ``torch.compile(fullgraph=True)``.
+"""
+
+from frl.envs.auto_reset import auto_reset, step_and_reset
+from frl.envs.cartpole import CartPole, CartPoleParams
+from frl.envs.env import Env, env_keys, map_keys
+from frl.envs.pendulum import Pendulum, PendulumParams
+from frl.envs.registry import make, registry
+from frl.envs.rollout import random_action, rollout
+from frl.envs.specs import Bounded, Categorical, Composite, Spec, Unbounded
+from frl.envs.step_mdp import step_mdp
+
+__all__ = [
+    "Env",
+    "make",
+    "registry",
+    "env_keys",
+    "map_keys",
+    "step_mdp",
+    "auto_reset",
+    "step_and_reset",
+    "rollout",
+    "random_action",
+    "Pendulum",
+    "PendulumParams",
+    "CartPole",
+    "CartPoleParams",
+    "Spec",
+    "Bounded",
+    "Unbounded",
+    "Categorical",
+    "Composite",
+]

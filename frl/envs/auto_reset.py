@@ -1,0 +1,70 @@
+"""Auto-reset as a pure function: envs that are done start a new episode, drawn from their own key."""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDict, TensorDictBase
+
+from frl._checks import check_keys
+from frl.envs.env import Env
+from frl.envs.step_mdp import step_mdp
+
+__all__ = ["auto_reset", "step_and_reset"]
+
+
+def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
+    """The input of the next step after ``td = env.step(...)``, with done envs reset.
+
+    Where ``("next", "done")`` is set, the env's entries (``"observation"``, ``"state"``,
+    ``"step_count"``, ``"key"``, the done flags) are replaced by a fresh episode drawn from the env's
+    own ``("next", "key")``; elsewhere they are those of ``step_mdp(td)``. The final observation of
+    an ended episode stays in ``td["next", "observation"]``, for bootstrapping. Vectorized with
+    ``torch.where`` (every env draws a candidate reset, the done ones keep it), so it runs under
+    vmap and compiles with ``fullgraph=True``.
+
+    Args:
+        env: the env that produced ``td``.
+        td: the output of ``env.step``: TensorDict [*B] with ``"next"``.
+
+    Returns:
+        A new TensorDict [*B], ready for the policy and the next ``env.step``.
+
+    References:
+        TorchRL, ``EnvBase.step_and_maybe_reset``; gymnax, ``Environment.step``.
+    """
+    fn = "frl.envs.auto_reset"
+    check_keys(fn, td, (("next", "done"), ("next", "key")))
+    nxt = step_mdp(td)
+    done = td.get(("next", "done"))
+    fresh = env.init(nxt.get("key"))
+    nbatch = len(td.batch_size)
+    for k, new in fresh.items():
+        old = nxt.get(k)
+        mask = done.reshape(tuple(done.shape[:nbatch]) + (1,) * (new.dim() - nbatch))
+        nxt.set(k, torch.where(mask, new, old))
+    return nxt
+
+
+def step_and_reset(env: Env, td: TensorDictBase) -> tuple[TensorDictBase, TensorDict]:
+    """One step with auto-reset: ``(env.step(td), auto_reset(env, env.step(td)))``.
+
+    The first output is the transition to store (its ``"next"`` holds the true next observation, the
+    final one at an episode's end); the second is the input of the next step, where done envs have
+    started a new episode. The same contract as TorchRL's ``env.step_and_maybe_reset``.
+
+    Args:
+        env: a stateless env (``frl.envs.make(...)``).
+        td: TensorDict [*B] with ``"action"`` and the env's state (from `Env.reset` or a previous call).
+
+    Returns:
+        ``(td_out, td_next)``, both [*B].
+
+    Example:
+        >>> env = frl.envs.make("CartPole-v1")
+        >>> td = env.reset(seed=0, batch_size=(16,))
+        >>> for _ in range(100):
+        ...     td = td.set("action", torch.ones(16, dtype=torch.int64))
+        ...     out, td = frl.envs.step_and_reset(env, td)
+    """
+    out = env.step(td)
+    return out, auto_reset(env, out)

@@ -1,0 +1,207 @@
+"""Shared pieces of the reverse-scan ops (GAE, TD(lambda), V-trace). No Triton import here.
+
+Every op solves a reverse linear recurrence over time,
+
+    A_t = x_t + c_t * A_{t+1},      A_T = 0,
+
+where ``x_t`` and ``c_t`` are cheap elementwise functions of the op's inputs. This module holds
+the CPU scan, the layout helpers and the vmap rule that all ops share.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+
+def acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype arithmetic is done in: at least float32 (bfloat16 / float16 accumulate in float32)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def scalar_of(x: torch.Tensor) -> float | None:
+    """The value of a coefficient that is one scalar expanded to a full shape (all strides 0), else None.
+
+    Called only in eager CPU bodies of the ops, where reading one value costs nothing.
+    """
+    if x.numel() > 0 and all(s == 0 for s in x.stride()):
+        return float(x.reshape(-1)[0])
+    return None
+
+
+def keep(flag: torch.Tensor) -> torch.Tensor:
+    """``1 - flag`` as uint8, a free view after one logical_not.
+
+    Multiplying a float tensor by a uint8 one is several times faster on the CPU than ``where`` or
+    ``masked_fill`` with a bool mask, and than converting the mask to float first.
+    """
+    return flag.logical_not().view(torch.uint8)
+
+
+def mask_coef(flag: torch.Tensor, a: torch.Tensor, b: torch.Tensor | None, acc: torch.dtype) -> torch.Tensor:
+    """``a * b * (1 - flag)`` in ``acc`` (``b`` may be None), fast when ``a`` and ``b`` are scalars."""
+    sa = scalar_of(a)
+    sb = 1.0 if b is None else scalar_of(b)
+    if sa is not None and sb is not None and acc == torch.float32:
+        return keep(flag) * (sa * sb)  # uint8 * Python float -> float32
+    if b is None:
+        return a.to(acc) * keep(flag)  # out of place: ``a`` may be the caller's tensor
+    return torch.mul(a, b).to(acc).mul_(keep(flag))
+
+
+def time_major(x: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """View ``x`` as ``[T, N]`` (time first, every other dimension flattened), copying only if needed.
+
+    For TorchRL's batch-major ``[*B, T, 1]`` this is a transposed (strided) view, not a copy.
+    """
+    x = x.movedim(time_dim, 0)
+    return x.reshape(x.shape[0], -1)
+
+
+def out_like(x: torch.Tensor, time_dim: int, dtype: torch.dtype | None = None):
+    """A new output shaped like ``x`` and its ``[T, N]`` time-major *view* (writes go to the output).
+
+    The output takes ``x``'s layout when that layout can be viewed as ``[T, N]`` (TorchRL's
+    batch-major and plain time-major layouts both can); otherwise it is allocated time-major.
+    """
+    dtype = x.dtype if dtype is None else dtype
+    out = torch.empty_like(x, dtype=dtype)
+    moved = out.movedim(time_dim, 0)
+    try:
+        return out, moved.view(moved.shape[0], -1)
+    except RuntimeError:  # x's dims other than time cannot be merged without a copy
+        flat = torch.empty(moved.shape[0], moved[0].numel(), dtype=dtype, device=x.device)
+        return flat.view(moved.shape).movedim(0, time_dim), flat
+
+
+# --- CPU reverse scan ---------------------------------------------------------------------------
+# A serial loop over T costs one small op per step (~5 us of dispatch each), so instead the scan is
+# blocked in two levels. Time is cut into n blocks of L steps; every op below acts on all n blocks
+# at once ([n, N] slices), so there are about 3L + n ops instead of T, each large enough to amortize
+# its overhead:
+#   1. within each block, compose the affine maps A -> x_t + c_t A right to left: the block maps
+#      A_next -> a_k + p_k A_next (p_k is the product of c over the block);
+#   2. run the short recurrence over blocks to get the value entering each block from the right;
+#   3. rerun each block's recurrence from that value, writing the result.
+# No step divides by a product of c, so an underflowing product (long blocks, small gamma * lambda,
+# or a done) just becomes 0, which is the right answer; there is no cumprod / division instability.
+
+
+def _serial(x: torch.Tensor, c: torch.Tensor, out: torch.Tensor, carry: torch.Tensor | None) -> None:
+    """``out[t] = x[t] + c[t] * out[t+1]`` for t from the end, entering with ``carry`` (None: 0)."""
+    T = x.shape[0]
+    if T == 0:
+        return
+    if carry is None:
+        out[T - 1].copy_(x[T - 1])
+    else:
+        torch.addcmul(x[T - 1], c[T - 1], carry, out=out[T - 1])
+    for t in range(T - 2, -1, -1):
+        torch.addcmul(x[t], c[t], out[t + 1], out=out[t])
+
+
+def reverse_scan(x: torch.Tensor, c: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Solve ``A_t = x_t + c_t A_{t+1}`` (``A_T = 0``) for time-major ``[T, N]`` tensors.
+
+    ``out`` may be ``x`` itself (the scan then runs in place). Arithmetic is in ``x``'s dtype.
+    """
+    T = x.shape[0]
+    if out is None:
+        out = torch.empty_like(x)
+    L = max(1, round(math.sqrt(T / 3)))
+    n = T // L
+    if n < 4:  # short sequences: the serial loop is already only a few ops
+        _serial(x, c, out, None)
+        return out
+    s = T - n * L  # a head of s < L steps is done serially after the blocked part
+    N = x.shape[1]
+    xb = x[s:].view(n, L, N)
+    cb = c[s:].view(n, L, N)
+    ob = out[s:].view(n, L, N)
+    # 1. block maps (a, p), composed right to left inside each block.
+    a = xb[:, L - 1].clone()
+    p = cb[:, L - 1].clone()
+    for j in range(L - 2, -1, -1):
+        a = torch.addcmul(xb[:, j], cb[:, j], a)
+        p = p * cb[:, j]
+    # 2. carry[k]: the value of A just right of block k (0 right of the last block).
+    carry = torch.zeros_like(a)
+    for k in range(n - 1, 0, -1):
+        torch.addcmul(a[k], p[k], carry[k], out=carry[k - 1])
+    # 3. rerun every block from its carry.
+    torch.addcmul(xb[:, L - 1], cb[:, L - 1], carry, out=ob[:, L - 1])
+    for j in range(L - 2, -1, -1):
+        torch.addcmul(xb[:, j], cb[:, j], ob[:, j + 1], out=ob[:, j])
+    if s:
+        _serial(x[:s], c[:s], out[:s], out[s])
+    return out
+
+
+def scan_along(x: torch.Tensor, c: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """Solve ``A_t = x_t + c_t A_{t+1}`` along ``time_dim``, in place in ``x`` (a temporary), and return it.
+
+    Elementwise ops are fast only when all operands share a layout, so callers compute ``x`` and ``c``
+    in the inputs' own layout. The scan wants time-major rows: a time-major ``x`` is scanned where it
+    is; a batch-major one (TorchRL's ``[*B, T, 1]``) is transposed with ``contiguous()``, whose
+    dedicated 2-D transpose kernel runs near copy speed, and transposed back the same way.
+    """
+    xm, cm = x.movedim(time_dim, 0), c.movedim(time_dim, 0)
+    T = xm.shape[0]
+    if T == 0 or x.numel() == 0:
+        return x
+    if xm.is_contiguous() and cm.is_contiguous():  # already time-major
+        x2 = xm.view(T, -1)
+        reverse_scan(x2, cm.view(T, -1), out=x2)
+        return x
+    xb, cb = x.movedim(time_dim, -1), c.movedim(time_dim, -1)
+    if xb.is_contiguous():  # batch-major: rows of T
+        x2 = xb.view(-1, T)
+        xt = x2.t().contiguous()
+        ct = cb.reshape(-1, T).t().contiguous()
+        reverse_scan(xt, ct, out=xt)
+        x2.copy_(xt.t())
+        return x
+    # Any other layout: scan a time-major copy.
+    xt = xm.reshape(T, -1).contiguous()
+    reverse_scan(xt, cm.reshape(T, -1).contiguous(), out=xt)
+    xm.copy_(xt.view(xm.shape))
+    return x
+
+
+def as_output(y: torch.Tensor, like: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """``y`` in ``like``'s dtype and in the layout the op's fake implementation promises."""
+    ref, _ = out_like(like, time_dim)
+    if y.dtype == ref.dtype and y.stride() == ref.stride():
+        return y
+    return ref.copy_(y)
+
+
+# --- vmap ---------------------------------------------------------------------------------------
+
+
+def make_vmap_rule(op: Callable, n_tensors: int, n_out: int) -> Callable:
+    """A vmap rule for an op ``op(*tensors, *static, time_dim)`` whose tensors all share one shape.
+
+    The vmapped dimension of every tensor is moved to the front (unbatched tensors are expanded,
+    which is a free view), the op runs once on the whole ensemble, and ``time_dim`` is shifted when
+    it counts from the front.
+    """
+
+    def rule(info, in_dims: Sequence, *args):
+        tensors, rest = list(args[:n_tensors]), list(args[n_tensors:])
+        dims = in_dims[:n_tensors]
+        size = info.batch_size
+        moved = []
+        for t, d in zip(tensors, dims):
+            if d is None:
+                moved.append(t.expand(size, *t.shape))
+            else:
+                moved.append(t.movedim(d, 0))
+        time_dim = rest[-1]
+        rest[-1] = time_dim + 1 if time_dim >= 0 else time_dim
+        out = op(*moved, *rest)
+        return out, (0,) * n_out if n_out > 1 else 0
+
+    return rule
