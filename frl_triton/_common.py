@@ -57,7 +57,7 @@ def time_major(x: torch.Tensor, time_dim: int) -> torch.Tensor:
     For TorchRL's batch-major ``[*B, T, 1]`` this is a transposed (strided) view, not a copy.
     """
     x = x.movedim(time_dim, 0)
-    return x.reshape(x.shape[0], -1)
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 def out_like(x: torch.Tensor, time_dim: int, dtype: torch.dtype | None = None):
@@ -69,10 +69,11 @@ def out_like(x: torch.Tensor, time_dim: int, dtype: torch.dtype | None = None):
     dtype = x.dtype if dtype is None else dtype
     out = torch.empty_like(x, dtype=dtype)
     moved = out.movedim(time_dim, 0)
+    n = math.prod(moved.shape[1:])
     try:
-        return out, moved.view(moved.shape[0], -1)
+        return out, moved.view(moved.shape[0], n)
     except RuntimeError:  # x's dims other than time cannot be merged without a copy
-        flat = torch.empty(moved.shape[0], moved[0].numel(), dtype=dtype, device=x.device)
+        flat = torch.empty(moved.shape[0], n, dtype=dtype, device=x.device)
         return flat.view(moved.shape).movedim(0, time_dim), flat
 
 

@@ -433,3 +433,13 @@ def test_importing_returns_loads_no_triton_kernel_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("shape", [(3, 0, 1), (0, 4, 1)], ids=["T=0", "B=0"])
+def test_empty_inputs(shape):
+    r = torch.zeros(shape)
+    d = torch.zeros(shape, dtype=B)
+    for out in (*R.gae(r, r, r, d, gamma=0.9, lmbda=0.9), R.td_lambda_return(r, r, d, gamma=0.9, lmbda=0.9),
+                R.td1_return(r, r, d, gamma=0.9), R.n_step_return(r, r, d, gamma=0.9, n=3),
+                *R.vtrace(r, r, r, r, d, gamma=0.9)):
+        assert out.shape == r.shape
