@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import torch
 import tyro
 
 import frl
@@ -46,6 +47,8 @@ class Args:
     """seed of the first agent; agent i uses seed + i"""
     num_seeds: int = 1
     """independent agents trained at once (vmapped)"""
+    threads: int = 1
+    """torch CPU threads (these small networks gain nothing from more, and OpenMP barriers stall on a busy machine)"""
     compile: bool = True
     """torch.compile every piece of the training step (fullgraph)"""
     out: str = "runs/ppo_pendulum"
@@ -53,6 +56,7 @@ class Args:
 
 
 def main(args: Args) -> dict:
+    torch.set_num_threads(args.threads)
     env = frl.envs.make("Pendulum-v1")
     obs, act, cells = env.observation_spec.shape[-1], env.action_spec.shape[-1], (args.num_cells,) * 2
     actor = frl.nn.probabilistic_actor(frl.nn.mlp(obs, 2 * act, num_cells=cells, activation="tanh"),
