@@ -93,7 +93,9 @@ def normal_params(x: torch.Tensor, scale_mapping: str = "biased_softplus_1.0",
 
 def _split_normal(x, mapping, scale_lb):
     loc, raw = x.chunk(2, -1)
-    return loc, mapping(raw).clamp_min(scale_lb)
+    # chunk gives a strided view; a contiguous loc makes a batch that went through a buffer (and so
+    # was copied) match a fresh one, so a compiled loss does not recompile on a stride guard.
+    return loc.contiguous(), mapping(raw).clamp_min(scale_lb)
 
 
 def _bound(value):

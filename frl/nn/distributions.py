@@ -67,12 +67,13 @@ class Normal(NamedTuple):
     scale: torch.Tensor
 
     @property
-    def batch_shape(self) -> torch.Size:
+    def shape(self) -> torch.Size:
+        """The shape of one draw: loc and scale broadcast together."""
         return torch.broadcast_shapes(self.loc.shape, self.scale.shape)
 
     def sample(self, key: torch.Tensor, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Reparameterized draw ``loc + scale * eps``, shape [*sample_shape, *B]; differentiable."""
-        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.batch_shape), self.loc.dtype)
+        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
         return self.loc + self.scale * eps
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,19 +86,19 @@ class Normal(NamedTuple):
 
     def entropy(self) -> torch.Tensor:
         """Differential entropy ``1/2 + log(2 pi)/2 + log(scale)``, elementwise: [*B]."""
-        return (0.5 + _HALF_LOG_2PI + torch.log(self.scale)).expand(self.batch_shape)
+        return (0.5 + _HALF_LOG_2PI + torch.log(self.scale)).expand(self.shape)
 
     @property
     def mode(self) -> torch.Tensor:
-        return self.loc.expand(self.batch_shape)
+        return self.loc.expand(self.shape)
 
     @property
     def mean(self) -> torch.Tensor:
-        return self.loc.expand(self.batch_shape)
+        return self.loc.expand(self.shape)
 
     @property
     def stddev(self) -> torch.Tensor:
-        return self.scale.expand(self.batch_shape)
+        return self.scale.expand(self.shape)
 
 
 class IndependentNormal(Normal):
@@ -155,7 +156,8 @@ class TanhNormal(NamedTuple):
     high: float | torch.Tensor = 1.0
 
     @property
-    def batch_shape(self) -> torch.Size:
+    def shape(self) -> torch.Size:
+        """The shape of one draw: loc and scale broadcast together."""
         return torch.broadcast_shapes(self.loc.shape, self.scale.shape)
 
     def _mid_half(self):
@@ -173,12 +175,12 @@ class TanhNormal(NamedTuple):
 
     def sample(self, key: torch.Tensor, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Reparameterized action draw, [*sample_shape, *B, D]."""
-        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.batch_shape), self.loc.dtype)
+        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
         return self._squash(self.loc + self.scale * eps)
 
     def sample_and_log_prob(self, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """An action [*B, D] and its log-density [*B] (computed from the pre-tanh draw: exact)."""
-        u = self.loc + self.scale * frandom.normal(key, tuple(self.batch_shape), self.loc.dtype)
+        u = self.loc + self.scale * frandom.normal(key, tuple(self.shape), self.loc.dtype)
         return self._squash(u), self._log_prob_u(u)
 
     def log_prob(self, action: torch.Tensor) -> torch.Tensor:
@@ -209,7 +211,7 @@ class TanhNormal(NamedTuple):
     @property
     def mode(self) -> torch.Tensor:
         """The deterministic action ``low + (high - low) * (tanh(loc) + 1) / 2``, [*B, D]."""
-        return self._squash(self.loc.expand(self.batch_shape))
+        return self._squash(self.loc.expand(self.shape))
 
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:

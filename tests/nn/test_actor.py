@@ -51,6 +51,9 @@ def test_actor_keys_and_shapes(dist, out_f, action_shape, batch):
     assert out["action_log_prob"].shape == batch
     if dist == "categorical":
         assert out["action"].dtype == torch.int64
+    # Contiguous outputs: a batch copied through a buffer has the same strides, so a compiled loss
+    # sees no stride change and does not recompile.
+    assert all(v.is_contiguous() for v in out.values())
     # get_dist re-evaluates the stored action to the same log-prob, with an entropy per batch element.
     d = actor.get_dist(params, out)
     # Re-evaluating the stored action gives exactly the stored log-prob (PPO's first ratio is 1).
