@@ -13,7 +13,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl._checks import FrlKeyError, fail, fmt_key, fmt_shape
 
-__all__ = ["item_layout", "allocate", "check_batch", "rows", "write", "gather", "as_key"]
+__all__ = ["item_layout", "allocate", "full", "finish", "check_batch", "rows", "write", "gather", "as_key"]
 
 
 def as_key(fn: str, key_or_seed, device) -> torch.Tensor:
@@ -47,6 +47,22 @@ def allocate(example: TensorDictBase, capacity: int, device=None, lazy: bool = F
         else:
             out.set(k, torch.zeros((capacity, *shape), dtype=dtype, device=device))
     return out
+
+
+def full(shape, value, dtype, device, lazy: bool) -> torch.Tensor:
+    """A constant tensor; ``lazy=True`` gives an expanded scalar that owns no memory (a memmap template)."""
+    if lazy:
+        return torch.full((), value, dtype=dtype, device=device).expand(shape)
+    return torch.full(shape, value, dtype=dtype, device=device)
+
+
+def finish(state, path):
+    """Return ``state``, or, with a ``path``, its memory-mapped copy created there (see persist.create)."""
+    if path is None:
+        return state
+    from frl.buffers.persist import create
+
+    return create(state, path)
 
 
 def check_batch(fn: str, storage: TensorDictBase, batch: TensorDictBase, nonempty: bool = True) -> int:

@@ -65,7 +65,7 @@ def prioritized(capacity: int, alpha: float = 0.6, beta: float = 0.4, eps: float
     Returns:
         A `PrioritizedBuffer` of pure functions:
 
-        * ``init(example, device=None) -> PrioritizedState`` (``example``: as in `uniform`).
+        * ``init(example, device=None, path=None) -> PrioritizedState`` (as in `uniform`).
         * ``add(state, batch) -> PrioritizedState``: append rows; they get the current maximum
           priority. **Writes storage and trees in place**: treat the old state as consumed.
         * ``sample(state, key, batch_size, beta=None) -> (batch, info)``: ``info`` holds ``"index"``
@@ -99,13 +99,16 @@ def prioritized(capacity: int, alpha: float = 0.6, beta: float = 0.4, eps: float
         fail(fn, f"eps must be >= 0, got {eps}")
     lay = _tree.layout(capacity, arity)
 
-    def init(example: TensorDictBase, device=None) -> PrioritizedState:
-        storage = _storage.allocate(example, capacity, device)
+    def init(example: TensorDictBase, device=None, path=None) -> PrioritizedState:
+        lazy = path is not None
+        storage = _storage.allocate(example, capacity, device, lazy=lazy)
         dev = storage.device
         zero = torch.zeros((), dtype=torch.int64, device=dev)
-        sum_tree, min_tree = _tree.init(lay, dev)
-        return PrioritizedState(storage, zero, zero.clone(), sum_tree, min_tree,
-                                torch.ones((), dtype=torch.float64, device=dev))
+        sum_tree = _storage.full((lay.num_nodes,), 0.0, torch.float64, dev, lazy)
+        min_tree = _storage.full((lay.num_nodes,), float("inf"), torch.float64, dev, lazy)
+        state = PrioritizedState(storage, zero, zero.clone(), sum_tree, min_tree,
+                                 torch.ones((), dtype=torch.float64, device=dev))
+        return _storage.finish(state, path)
 
     def add(state: PrioritizedState, batch: TensorDictBase) -> PrioritizedState:
         _storage.check_batch(f"{fn}.add", state.storage, batch)

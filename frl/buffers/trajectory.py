@@ -87,15 +87,19 @@ def trajectory(capacity: int, slice_len: int, pad: bool = False,
     lay = _tree.layout(capacity, arity)
     L = slice_len
 
-    def init(example: TensorDictBase, device=None) -> TrajectoryState:
-        storage = _storage.allocate(example, capacity, device)
+    def init(example: TensorDictBase, device=None, path=None) -> TrajectoryState:
+        lazy = path is not None
+        storage = _storage.allocate(example, capacity, device, lazy=lazy)
         if done_key not in storage.keys(include_nested=True, leaves_only=True):
             fail(f"{fn}.init", f"example has no key {fmt_key(done_key)} (the episode-end flag)", KeyError)
         dev = storage.device
         zero = torch.zeros((), dtype=torch.int64, device=dev)
-        sum_tree, min_tree = _tree.init(lay, dev)
-        return TrajectoryState(storage, zero, zero.clone(), torch.full((capacity,), -1, dtype=torch.int64, device=dev),
-                               torch.zeros(capacity, dtype=torch.int64, device=dev), zero.clone(), sum_tree, min_tree)
+        state = TrajectoryState(
+            storage, zero, zero.clone(), _storage.full((capacity,), -1, torch.int64, dev, lazy),
+            _storage.full((capacity,), 0, torch.int64, dev, lazy), zero.clone(),
+            _storage.full((lay.num_nodes,), 0.0, torch.float64, dev, lazy),
+            _storage.full((lay.num_nodes,), float("inf"), torch.float64, dev, lazy))
+        return _storage.finish(state, path)
 
     def add(state: TrajectoryState, batch: TensorDictBase) -> TrajectoryState:
         _storage.check_batch(f"{fn}.add", state.storage, batch)

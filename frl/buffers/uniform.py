@@ -53,9 +53,11 @@ def uniform(capacity: int) -> UniformBuffer:
     Returns:
         A `UniformBuffer` of pure functions:
 
-        * ``init(example, device=None) -> BufferState``: ``example`` is a TensorDict whose *leaves
-          after its batch dimensions* give the layout of one item: pass one transition (batch size
-          ``[]``) or any batch of them (e.g. a ``[n_envs]`` step or a ``[n_envs, T]`` rollout).
+        * ``init(example, device=None, path=None) -> BufferState``: ``example`` is a TensorDict whose
+          *leaves after its batch dimensions* give the layout of one item: pass one transition (batch
+          size ``[]``) or any batch of them (e.g. a ``[n_envs]`` step or a ``[n_envs, T]`` rollout).
+          With ``path``, the state is created as memory-mapped files in that new directory (never
+          materialized in RAM): see `frl.buffers.load` and `frl.buffers.save`.
         * ``add(state, batch) -> BufferState``: append the rows of ``batch`` [*B] (flattened), wrapping
           around at capacity. **Writes the storage in place** and returns the state holding it: treat
           the old state as consumed (its cursor and size are stale).
@@ -75,10 +77,10 @@ def uniform(capacity: int) -> UniformBuffer:
     """
     _check_capacity("frl.buffers.uniform", capacity)
 
-    def init(example: TensorDictBase, device=None) -> BufferState:
-        storage = _storage.allocate(example, capacity, device)
+    def init(example: TensorDictBase, device=None, path=None) -> BufferState:
+        storage = _storage.allocate(example, capacity, device, lazy=path is not None)
         zero = torch.zeros((), dtype=torch.int64, device=storage.device)
-        return BufferState(storage, zero, zero.clone())
+        return _storage.finish(BufferState(storage, zero, zero.clone()), path)
 
     def add(state: BufferState, batch: TensorDictBase) -> BufferState:
         _storage.check_batch("frl.buffers.uniform.add", state.storage, batch)

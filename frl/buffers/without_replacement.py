@@ -74,11 +74,11 @@ def without_replacement(capacity: int, drop_last: bool = False) -> EpochBuffer:
     """
     _check_capacity("frl.buffers.without_replacement", capacity)
 
-    def init(example: TensorDictBase, device=None) -> EpochState:
-        storage = _storage.allocate(example, capacity, device)
+    def init(example: TensorDictBase, device=None, path=None) -> EpochState:
+        storage = _storage.allocate(example, capacity, device, lazy=path is not None)
         zero = torch.zeros((), dtype=torch.int64, device=storage.device)
         order = torch.arange(capacity, device=storage.device)
-        return EpochState(storage, zero, zero.clone(), order, zero.clone(), zero.clone())
+        return _storage.finish(EpochState(storage, zero, zero.clone(), order, zero.clone(), zero.clone()), path)
 
     def add(state: EpochState, batch: TensorDictBase) -> EpochState:
         _storage.check_batch("frl.buffers.without_replacement.add", state.storage, batch)
