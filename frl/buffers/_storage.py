@@ -1,7 +1,7 @@
 """Ring-buffer storage shared by every buffer: allocate, validate a batch, write with wrap-around, gather.
 
 The storage is a TensorDict of batch size ``[capacity]`` whose leaves hold one item per row. Writes
-go to rows ``(cursor + 0 .. cursor + n - 1) mod capacity``, in place (`index_copy_`): copying a
+go to rows ``(cursor + 0 .. cursor + n - 1) mod capacity``, in place (`index_put_`): copying a
 million-row storage on every add would cost milliseconds, so this is the one place where frl updates
 a tensor in place (DESIGN.md contract 2). The write cursor and the size are new 0-d tensors each time.
 """
@@ -116,7 +116,7 @@ def write(storage: TensorDictBase, cursor: torch.Tensor, size: torch.Tensor, bat
     # front and overwrite the oldest items.
     index = torch.remainder(cursor + torch.arange(n, device=cursor.device), capacity)
     for k, dst in storage.items(include_nested=True, leaves_only=True):
-        dst.index_copy_(0, index, batch.get(k).to(dst.device))
+        dst.index_put_((index,), batch.get(k).to(dst.device))
     new_cursor = torch.remainder(cursor + n, capacity)
     new_size = torch.clamp(size + n, max=capacity)
     return index, new_cursor, new_size

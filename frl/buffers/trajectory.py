@@ -125,8 +125,8 @@ def trajectory(capacity: int, slice_len: int, pad: bool = False,
         carried = state.episode_start[last] if n == n_all else torch.zeros((), dtype=torch.int64, device=dev)
         episode_start = torch.maximum(torch.cummax(marker, 0).values, carried)
         index, cursor, size = _storage.write(state.storage, state.cursor, state.size, rows, capacity)
-        state.step.index_copy_(0, index, step)
-        state.episode_start.index_copy_(0, index, episode_start)
+        state.step.index_put_((index,), step)
+        state.episode_start.index_put_((index,), episode_start)
         added = state.added + n_all
         # Slice-end weights change for the new rows and for the L-1 oldest rows after them, whose
         # slices would now reach into overwritten data. Duplicates (a wrap) carry equal weights.

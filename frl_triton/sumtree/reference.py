@@ -90,7 +90,7 @@ def last_write_values(index: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     last_in_run = torch.searchsorted(sorted_index, sorted_index, right=True) - 1
     winner = order.gather(0, last_in_run)  # batch position of the last write to sorted_index[j]
     # Scatter back from sorted order to batch order: position order[j] takes value[winner[j]].
-    winner_by_pos = torch.empty_like(winner).scatter_(0, order, winner)
+    winner_by_pos = torch.empty_like(winner).index_put_((order,), winner)
     return value.gather(0, winner_by_pos)
 
 
@@ -107,16 +107,16 @@ def update(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, index: t
     Returns the two (updated) trees, which are the input tensors.
     """
     value = last_write_values(index, value.to(sum_tree.dtype))
-    sum_tree.index_copy_(0, index, value)
+    sum_tree.index_put_((index,), value)
     # A zero leaf holds no mass and must not set the minimum used to normalize importance weights.
-    min_tree.index_copy_(0, index, torch.where(value > 0, value, float("inf")))
+    min_tree.index_put_((index,), torch.where(value > 0, value, float("inf")))
     node = index
     for level in range(len(lay.offsets) - 1):
         node = torch.div(node, lay.arity, rounding_mode="floor")  # parents, in level ``level + 1``
         # Duplicated parents write identical values: every child of this level has landed already.
         parent = lay.offsets[level + 1] + node
-        sum_tree.index_copy_(0, parent, _level(lay, sum_tree, level).index_select(0, node).sum(-1))
-        min_tree.index_copy_(0, parent, _level(lay, min_tree, level).index_select(0, node).amin(-1))
+        sum_tree.index_put_((parent,), _level(lay, sum_tree, level).index_select(0, node).sum(-1))
+        min_tree.index_put_((parent,), _level(lay, min_tree, level).index_select(0, node).amin(-1))
     return sum_tree, min_tree
 
 
