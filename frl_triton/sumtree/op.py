@@ -66,15 +66,30 @@ def launch_update(sum_tree: torch.Tensor, min_tree: torch.Tensor, index: torch.T
                                         K=arity, BLOCK_B=_BLOCK_B)
 
 
+def _sample_torch(sum_tree, u, capacity, arity):
+    fn = lambda t, q: reference.sample(reference.layout(capacity, arity), t, q)  # noqa: E731
+    return torch.vmap(fn)(sum_tree, u) if sum_tree.dim() == 2 else fn(sum_tree, u)
+
+
+def _update_torch(sum_tree, min_tree, index, value, capacity, arity):
+    lay = reference.layout(capacity, arity)
+    if sum_tree.dim() == 2:
+        for member in range(sum_tree.shape[0]):  # in-place updates of views: no vmap needed
+            reference.update(lay, sum_tree[member], min_tree[member], index[member], value[member])
+    else:
+        reference.update(lay, sum_tree, min_tree, index, value)
+
+
+# torch.compile traces into a triton_op's body (it does not dispatch to register_kernel), so the body
+# itself picks the torch path for tensors off CUDA: a compiled CPU step then inlines the reference.
 @triton_op("frl_triton::sumtree_sample", mutates_args=())
 def sample(sum_tree: torch.Tensor, u: torch.Tensor, capacity: int, arity: int) -> torch.Tensor:
+    if sum_tree.device.type != "cuda":
+        return _sample_torch(sum_tree, u, capacity, arity)
     return launch_sample(sum_tree, u, capacity, arity, wrap_triton)
 
 
-@sample.register_kernel("cpu")
-def _(sum_tree, u, capacity, arity):
-    fn = lambda t, q: reference.sample(reference.layout(capacity, arity), t, q)  # noqa: E731
-    return torch.vmap(fn)(sum_tree, u) if sum_tree.dim() == 2 else fn(sum_tree, u)
+sample.register_kernel("cpu")(_sample_torch)
 
 
 @sample.register_fake
@@ -97,17 +112,13 @@ sample.register_vmap(_sample_vmap)
 @triton_op("frl_triton::sumtree_update", mutates_args={"sum_tree", "min_tree"})
 def update(sum_tree: torch.Tensor, min_tree: torch.Tensor, index: torch.Tensor, value: torch.Tensor,
            capacity: int, arity: int) -> None:
+    if sum_tree.device.type != "cuda":
+        _update_torch(sum_tree, min_tree, index, value, capacity, arity)
+        return
     launch_update(sum_tree, min_tree, index, value, capacity, arity, wrap_triton)
 
 
-@update.register_kernel("cpu")
-def _(sum_tree, min_tree, index, value, capacity, arity):
-    fn = lambda s, m, i, v: reference.update(reference.layout(capacity, arity), s, m, i, v)  # noqa: E731
-    if sum_tree.dim() == 2:
-        for member in range(sum_tree.shape[0]):  # in-place updates of views: no vmap needed
-            fn(sum_tree[member], min_tree[member], index[member], value[member])
-    else:
-        fn(sum_tree, min_tree, index, value)
+update.register_kernel("cpu")(_update_torch)
 
 
 @update.register_fake
