@@ -57,7 +57,7 @@ def d4rl(path: str | os.PathLike) -> TensorDict:
     [N] and ``timeouts`` [N], and usually ``next_observations`` [N, ...]. Without
     ``next_observations``, the next observation is the following row's, and the rows where that is
     wrong (the last step of an episode that ended by a timeout or by the end of the file) are dropped,
-    as D4RL's own ``qlearning_dataset`` does.
+    as D4RL's own ``qlearning_dataset`` does, and the step before each dropped one is marked truncated.
 
     Returns:
         TensorDict [N] with "observation", "action", ("next", "observation" / "reward" / "done" /
@@ -80,11 +80,14 @@ def d4rl(path: str | os.PathLike) -> TensorDict:
         truncated = _tensor(f["timeouts"][()], torch.bool) if "timeouts" in f else torch.zeros(n, dtype=torch.bool)
         next_obs = _tensor(f["next_observations"][()]) if "next_observations" in f else None
     if next_obs is None:
-        keep = ~truncated
-        keep[-1] = False
-        keep = keep | terminated  # a terminal step's next observation is never used for bootstrapping
+        # Row t's next observation is row t + 1's, except at a timeout or the end of the file,
+        # where it is unknown: drop those rows (a terminal row keeps its own, unused, observation).
+        keep = ~truncated | terminated
         keep[-1] = bool(terminated[-1])
         next_obs = torch.cat([obs[1:], obs[-1:]])
+        # The kept row before a dropped one is where its episode now ends: mark it truncated.
+        cut = keep & ~torch.cat([keep[1:], torch.tensor([False])]) & ~terminated
+        truncated = truncated | cut
         obs, action, reward, next_obs, terminated, truncated = (
             x[keep] for x in (obs, action, reward, next_obs, terminated, truncated))
     else:

@@ -70,6 +70,7 @@ def test_d4rl_without_next_observations(tmp_path):
     assert td.batch_size == torch.Size([6])
     obs, nxt = td["observation"][:, 0], td["next", "observation"][:, 0]
     assert (nxt[:-1] == obs[1:]).logical_or(td["next", "done"][:-1, 0]).all()
+    assert td["next", "done"][:, 0].nonzero().squeeze(-1).tolist() == [1, 5]
     assert obs.tolist() == [0.0, 1.0, 4.0, 5.0, 6.0, 7.0]
 
 
