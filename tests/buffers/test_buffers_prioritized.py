@@ -113,3 +113,11 @@ def test_three_ways_add(three_ways, transitions):
         state = buf.update_priorities(state, torch.arange(4), torch.full((4,), 3.0 * seed))
         args.append((state, transitions(9, seed=seed + 5)))  # wraps around
     three_ways(lambda s, b: buf.add(_fresh(s), b), *args)
+
+
+def test_importing_frl_buffers_does_not_load_the_triton_op():
+    import subprocess
+    import sys
+
+    code = "import sys, frl.buffers; assert 'frl_triton.sumtree.op' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
