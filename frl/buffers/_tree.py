@@ -14,7 +14,7 @@ import torch
 from frl_triton.sumtree import reference
 from frl_triton.sumtree.reference import Layout
 
-__all__ = ["Layout", "layout", "init", "update", "sample", "total", "minimum"]
+__all__ = ["Layout", "layout", "init", "update", "update_range", "sample", "total", "minimum"]
 
 layout = reference.layout
 init = reference.init
@@ -37,6 +37,16 @@ def update(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, index: t
         op.update(sum_tree, min_tree, index, value, lay.capacity, lay.arity)
     else:
         reference.update(lay, sum_tree, min_tree, index, value)
+
+
+def update_range(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, start: torch.Tensor, n: int,
+                 value: torch.Tensor) -> None:
+    """Set leaves ``start .. start + n - 1`` (mod capacity) to ``value`` [n] in place (a ring write)."""
+    if _use_triton(sum_tree):
+        index = torch.remainder(start + torch.arange(n, device=start.device), lay.capacity)
+        update(lay, sum_tree, min_tree, index, value)
+    else:
+        reference.update_range(lay, sum_tree, min_tree, start, n, value)
 
 
 def sample(lay: Layout, sum_tree: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

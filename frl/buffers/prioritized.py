@@ -112,9 +112,10 @@ def prioritized(capacity: int, alpha: float = 0.6, beta: float = 0.4, eps: float
 
     def add(state: PrioritizedState, batch: TensorDictBase) -> PrioritizedState:
         _storage.check_batch(f"{fn}.add", state.storage, batch)
-        index, cursor, size = _storage.write(state.storage, state.cursor, state.size,
-                                             _storage.rows(batch, capacity), capacity)
-        _tree.update(lay, state.sum_tree, state.min_tree, index, state.max_priority.expand(index.shape))
+        rows = _storage.rows(batch, capacity)
+        index, cursor, size = _storage.write(state.storage, state.cursor, state.size, rows, capacity)
+        _tree.update_range(lay, state.sum_tree, state.min_tree, state.cursor, index.shape[0],
+                           state.max_priority.expand(index.shape))
         return state._replace(cursor=cursor, size=size)
 
     def sample(state: PrioritizedState, key, batch_size: int, beta_: float | torch.Tensor | None = None):

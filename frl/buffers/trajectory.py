@@ -136,7 +136,7 @@ def trajectory(capacity: int, slice_len: int, pad: bool = False,
         oldest = added - size
         first = t_step - (L - 1)  # step number of the slice's first item
         ok = (t_step >= 0) & (first >= t_start) & (first >= oldest)
-        _tree.update(lay, state.sum_tree, state.min_tree, touched, ok.to(torch.float64))
+        _tree.update_range(lay, state.sum_tree, state.min_tree, state.cursor, n + L - 1, ok.to(torch.float64))
         return state._replace(cursor=cursor, size=size, added=added)
 
     def sample(state: TrajectoryState, key, batch_size: int):

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["Layout", "layout", "init", "last_write_values", "update", "sample", "total", "minimum",
+__all__ = ["Layout", "layout", "init", "last_write_values", "update", "update_range", "sample", "total", "minimum",
            "rebuild"]
 
 
@@ -114,6 +114,35 @@ def update(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, index: t
     for level in range(len(lay.offsets) - 1):
         node = torch.div(node, lay.arity, rounding_mode="floor")  # parents, in level ``level + 1``
         # Duplicated parents write identical values: every child of this level has landed already.
+        parent = lay.offsets[level + 1] + node
+        sum_tree.index_put_((parent,), _level(lay, sum_tree, level).index_select(0, node).sum(-1))
+        min_tree.index_put_((parent,), _level(lay, min_tree, level).index_select(0, node).amin(-1))
+    return sum_tree, min_tree
+
+
+def update_range(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, start: torch.Tensor, n: int,
+                 value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Set the ``n`` consecutive leaves ``start, start + 1, ... (mod capacity)`` to ``value`` [n], in place.
+
+    The ring-buffer write of a whole batch: ``n`` is static and at most capacity, ``start`` a 0-d
+    tensor. Faster than `update` for large batches: no duplicate resolution is needed, and each level
+    recomputes only the ~n / K**level distinct ancestors instead of n (possibly repeated) ones.
+    """
+    index = torch.remainder(start + torch.arange(n, device=start.device), lay.capacity)
+    value = value.to(sum_tree.dtype)
+    sum_tree.index_put_((index,), value)
+    min_tree.index_put_((index,), torch.where(value > 0, value, float("inf")))
+    span = 1
+    for level in range(len(lay.offsets) - 1):
+        span *= lay.arity
+        # The real parents at this level: the leaves' ancestors lie in [0, n_parents).
+        n_parents = -(-lay.capacity // span)
+        # The touched ancestors are a run of consecutive parents (mod n_parents, when the write
+        # wraps) from start // span: at most n // span + 2 of them. Recomputing a parent that was not
+        # touched is harmless (it is recomputed exactly), so a static-size run that covers them is used.
+        m = min(n // span + 2, n_parents)
+        node = torch.remainder(torch.div(start, span, rounding_mode="floor") + torch.arange(m, device=start.device),
+                               n_parents)
         parent = lay.offsets[level + 1] + node
         sum_tree.index_put_((parent,), _level(lay, sum_tree, level).index_select(0, node).sum(-1))
         min_tree.index_put_((parent,), _level(lay, min_tree, level).index_select(0, node).amin(-1))

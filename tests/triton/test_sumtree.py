@@ -97,3 +97,20 @@ def test_last_write_values():
     idx = torch.tensor([4, 1, 4, 2, 1, 4])
     val = torch.tensor([10.0, 11.0, 12.0, 13.0, 14.0, 15.0])
     assert R.last_write_values(idx, val).tolist() == [15.0, 14.0, 15.0, 13.0, 14.0, 15.0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(capacity=st.integers(1, 400), arity=st.sampled_from([2, 3, 32]), start=st.integers(0, 10**4),
+       n=st.integers(1, 400), seed=st.integers(0, 1000))
+def test_update_range_equals_update(capacity, arity, start, n, seed):
+    n = min(n, capacity)
+    lay = R.layout(capacity, arity)
+    g = torch.Generator().manual_seed(seed)
+    s, m = R.rebuild(lay, torch.rand(capacity, dtype=torch.float64, generator=g))
+    s2, m2 = s.clone(), m.clone()
+    val = torch.rand(n, dtype=torch.float64, generator=g)
+    val[::4] = 0.0
+    R.update_range(lay, s, m, torch.tensor(start % capacity), n, val)
+    R.update(lay, s2, m2, (start % capacity + torch.arange(n)) % capacity, val)
+    torch.testing.assert_close(s, s2, rtol=1e-15, atol=0)
+    assert torch.equal(m, m2)
