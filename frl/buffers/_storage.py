@@ -39,9 +39,9 @@ def allocate(example: TensorDictBase, capacity: int, device=None, lazy: bool = F
 
     ``lazy=True`` gives expanded zero tensors that own no memory (used as the template of a memmap).
     """
-    if device is None:  # the example's device, else its first leaf's: the storage always has one
-        leaves = list(example.values(include_nested=True, leaves_only=True))
-        device = example.device or (leaves[0].device if leaves else torch.device("cpu"))
+    # The storage's device is the one asked for, else the example's (possibly None: tensordict's
+    # vmap returns device-less TensorDicts, so None keeps eager and vmapped states alike).
+    device = example.device if device is None else device
     out = TensorDict({}, batch_size=[capacity], device=device)
     for k, (shape, dtype) in item_layout(example).items():
         if lazy:

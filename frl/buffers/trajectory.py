@@ -118,11 +118,12 @@ def trajectory(capacity: int, slice_len: int, pad: bool = False,
         # An episode starts at a row whose previous step was done (or at the very first step); the
         # previous step of row 0 is the newest stored item, or a skipped row of this batch.
         last = torch.remainder(state.cursor - 1, capacity)
-        prev_done_stored = state.storage.get(done_key)[last].reshape(-1).any() | (state.added == 0)
+        # (index_select with a [1] index: indexing with a 0-d tensor would be data-dependent under compile)
+        prev_done_stored = state.storage.get(done_key).index_select(0, last.reshape(1)).any() | (state.added == 0)
         prev_done_0 = prev_done_stored if n == n_all else batch.get(done_key)[n_all - n - 1].reshape(-1).any()
         prev_done = torch.cat([prev_done_0.reshape(1), done[:-1]])
         marker = torch.where(prev_done, step, -1)
-        carried = state.episode_start[last] if n == n_all else torch.zeros((), dtype=torch.int64, device=dev)
+        carried = state.episode_start.index_select(0, last.reshape(1)).squeeze(0) if n == n_all else torch.zeros((), dtype=torch.int64, device=dev)
         episode_start = torch.maximum(torch.cummax(marker, 0).values, carried)
         index, cursor, size = _storage.write(state.storage, state.cursor, state.size, rows, capacity)
         state.step.index_put_((index,), step)
