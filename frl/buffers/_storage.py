@@ -127,7 +127,5 @@ def write(storage: TensorDictBase, cursor: torch.Tensor, size: torch.Tensor, bat
 def gather(storage: TensorDictBase, index: torch.Tensor) -> TensorDict:
     """Rows ``index`` (any shape [*I]) of the storage, as a new TensorDict of batch size [*I]."""
     flat = index.reshape(-1)
-    out = TensorDict({}, batch_size=index.shape, device=storage.device)
-    for k, src in storage.items(include_nested=True, leaves_only=True):
-        out.set(k, src.index_select(0, flat).reshape(*index.shape, *src.shape[1:]))
-    return out
+    shape = tuple(index.shape)
+    return storage.apply(lambda x: x.index_select(0, flat).reshape(*shape, *x.shape[1:]), batch_size=shape)
