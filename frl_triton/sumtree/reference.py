@@ -156,13 +156,14 @@ def sample(lay: Layout, sum_tree: torch.Tensor, u: torch.Tensor) -> torch.Tensor
     """
     u = u.to(sum_tree.dtype)
     node = torch.zeros(u.shape, dtype=torch.int64, device=u.device)
+    zero = torch.zeros_like(u)
     for level in range(len(lay.offsets) - 2, -1, -1):
         kids = _level(lay, sum_tree, level).index_select(0, node)  # [B, K]
         csum = kids.cumsum(-1)
         # Keep u strictly below this node's mass (rounding can put it an ulp above), so that the child
         # found below has csum[j] > u >= csum[j-1]; in floating point csum[j] > csum[j-1] implies
         # kids[j] > 0, hence a zero-priority subtree (or leaf) is never entered.
-        u = torch.minimum(u, torch.nextafter(csum[:, -1], torch.zeros_like(u)))
+        u = torch.minimum(u, torch.nextafter(csum[:, -1], zero))
         j = torch.searchsorted(csum, u.unsqueeze(-1), right=True)  # [B, 1]: children with csum <= u
         u = u - (csum - kids).gather(-1, j).squeeze(-1)  # subtract the mass left of child j
         node = node * lay.arity + j.squeeze(-1)
