@@ -118,9 +118,11 @@ def prioritized(capacity: int, alpha: float = 0.6, beta: float = 0.4, eps: float
                            state.max_priority.expand(index.shape))
         return state._replace(cursor=cursor, size=size)
 
-    def sample(state: PrioritizedState, key, batch_size: int, beta_: float | torch.Tensor | None = None):
+    default_beta = beta
+
+    def sample(state: PrioritizedState, key, batch_size: int, beta: float | torch.Tensor | None = None):
         key = _storage.as_key(f"{fn}.sample", key, state.cursor.device)
-        b = beta if beta_ is None else beta_
+        b = default_beta if beta is None else beta
         root = _tree.total(lay, state.sum_tree)
         # Stratified draws: u_b uniform in [b, b + 1) / batch_size of the total mass.
         strata = torch.arange(batch_size, dtype=torch.float64, device=root.device)

@@ -102,13 +102,16 @@ def without_replacement(capacity: int, drop_last: bool = False) -> EpochBuffer:
         key = _storage.as_key("frl.buffers.without_replacement.sample", key, state.cursor.device)
         left = state.epoch_size - state.position
         new_epoch = (left < batch_size) if drop_last else (left <= 0)
-        # Only the epoch boundary pays for a new permutation: torch.cond runs one branch and stays a
-        # single graph under torch.compile. Under eager vmap the members may disagree, so both are
-        # computed and selected (torch.cond's eager vmap path re-traces with dynamo each call).
-        if not torch.compiler.is_compiling() and torch._C._functorch.is_batchedtensor(new_epoch):
+        # Only the epoch boundary pays for a new permutation. Compiled: torch.cond keeps one graph
+        # with no host synchronization. Eager vmap: the members may disagree, so both are computed
+        # and selected. Plain eager: a Python branch (eager torch.cond would re-enter dynamo on
+        # every call, ~1 ms; reading the flag synchronizes once per call on CUDA, in eager only).
+        if torch.compiler.is_compiling():
+            order = torch.cond(new_epoch, _new_order, _keep_order, (key, state.size, state.order))
+        elif torch._C._functorch.is_batchedtensor(new_epoch):
             order = torch.where(new_epoch, _new_order(key, state.size, None), state.order)
         else:
-            order = torch.cond(new_epoch, _new_order, _keep_order, (key, state.size, state.order))
+            order = _new_order(key, state.size, None) if bool(new_epoch) else state.order
         position = torch.where(new_epoch, 0, state.position)
         epoch_size = torch.where(new_epoch, state.size, state.epoch_size)
         slot = position + torch.arange(batch_size, device=position.device)

@@ -165,6 +165,7 @@ def sample(lay: Layout, sum_tree: torch.Tensor, u: torch.Tensor) -> torch.Tensor
         # kids[j] > 0, hence a zero-priority subtree (or leaf) is never entered.
         u = torch.minimum(u, torch.nextafter(csum[:, -1], zero))
         j = torch.searchsorted(csum, u.unsqueeze(-1), right=True)  # [B, 1]: children with csum <= u
+        j = j.clamp(max=lay.arity - 1)  # only reached by an empty tree (total 0), which has no valid leaf
         u = u - (csum - kids).gather(-1, j).squeeze(-1)  # subtract the mass left of child j
         node = node * lay.arity + j.squeeze(-1)
     return node

@@ -58,15 +58,10 @@ def test_items_added_mid_epoch_wait_for_the_next(transitions):
 def test_three_ways(three_ways, transitions):
     buf = fb.without_replacement(16)
     args = []
-    for seed in (1, 2):
+    for seed, taken in ((1, 1), (2, 3)):
         state = buf.add(buf.init(transitions(1)[0]), transitions(10, seed=seed))
-        _, _, state = buf.sample(state, seed, 4)  # mid-epoch
+        for i in range(taken):  # 4, then 12 of the 10 items taken: mid-epoch, and at the epoch's end
+            _, _, state = buf.sample(state, seed + i, 4)
         args.append((state, frl.random.key(seed)))
-
-    def two_samples(s, k):
-        k1, k2 = frl.random.split(k)
-        b1, i1, s = buf.sample(s, k1, 4)
-        b2, i2, s = buf.sample(s, k2, 4)  # crosses the epoch end: a new permutation
-        return b1, i1, b2, i2, s
-
-    three_ways(two_samples, *args)
+    # One member continues its epoch, the other starts a new permutation (both torch.cond branches).
+    three_ways(lambda s, k: buf.sample(s, k, 4), *args)

@@ -98,3 +98,12 @@ def test_three_ways(three_ways, transitions):
         state = buf.add(buf.init(transitions(1)[0]), transitions(10, seed=seed))
         args.append((state, transitions(9, seed=seed + 10), frl.random.key(seed)))
     three_ways(lambda s, b, k: _add_sample(buf, s, b, k), *args)
+
+
+def test_sample_is_pure(assert_pure, transitions):
+    for buf in (fb.uniform(16), fb.prioritized(16), fb.trajectory(16, 3), fb.trajectory(16, 3, pad=True)):
+        state = buf.add(buf.init(transitions(1)[0]), transitions(12, done_p=0.2))
+        assert_pure(buf.sample, state, frl.random.key(0), 5)
+    buf = fb.without_replacement(16)
+    state = buf.add(buf.init(transitions(1)[0]), transitions(12))
+    assert_pure(buf.sample, state, frl.random.key(0), 5)  # returns a new state, leaves the old one
