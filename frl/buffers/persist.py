@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 
-import torch
 from tensordict import TensorDict
 
 from frl._checks import fail
