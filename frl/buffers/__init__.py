@@ -1,0 +1,26 @@
+"""Functional replay buffers: ``init / add / sample / update_priorities`` over an explicit state.
+
+A factory (`uniform`, `prioritized`, `without_replacement`, `trajectory`) validates its settings
+once and returns a NamedTuple of pure functions over a buffer state (a NamedTuple of tensors and a
+storage TensorDict), so buffers run eagerly, under torch.func.vmap (an ensemble of buffers) and
+inside torch.compile. ``add`` and ``update_priorities`` write the storage and trees in place and
+return the state that holds them: treat the state you passed in as consumed.
+"""
+
+from frl.buffers import offline
+from frl.buffers.persist import load, memmap, save
+from frl.buffers.prefetch import Prefetcher, prefetch
+from frl.buffers.prioritized import PrioritizedBuffer, PrioritizedState, prioritized
+from frl.buffers.trajectory import TrajectoryBuffer, TrajectoryState, trajectory
+from frl.buffers.uniform import BufferState, UniformBuffer, uniform
+from frl.buffers.without_replacement import EpochBuffer, EpochState, without_replacement
+
+__all__ = [
+    "uniform", "UniformBuffer", "BufferState",
+    "prioritized", "PrioritizedBuffer", "PrioritizedState",
+    "without_replacement", "EpochBuffer", "EpochState",
+    "trajectory", "TrajectoryBuffer", "TrajectoryState",
+    "save", "load", "memmap",
+    "prefetch", "Prefetcher",
+    "offline",
+]
