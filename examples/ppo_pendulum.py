@@ -21,15 +21,15 @@ from frl.train import PPOConfig, PPOTrainer, RunReport
 
 @dataclass
 class Args:
-    total_frames: int = 300_000
+    total_frames: int = 200_000
     """environment frames per seed"""
-    num_envs: int = 64
+    num_envs: int = 16
     """parallel environments per seed"""
-    rollout_len: int = 32
+    rollout_len: int = 128
     """steps per environment between updates"""
     epochs: int = 10
     """passes over each batch of num_envs * rollout_len frames"""
-    minibatch_size: int = 512
+    minibatch_size: int = 128
     """transitions per gradient step"""
     lr: float = 1e-3
     """Adam learning rate, annealed linearly to 0"""
@@ -39,6 +39,10 @@ class Args:
     """GAE lambda"""
     clip_epsilon: float = 0.2
     """PPO ratio clip"""
+    critic_loss: str = "l2"
+    """critic regression loss: l2, smooth_l1 or l1"""
+    critic_coef: float = 0.5
+    """weight of the critic loss"""
     max_grad_norm: float = 0.5
     """gradients are clipped to this global norm"""
     num_cells: int = 64
@@ -65,7 +69,7 @@ def main(args: Args) -> dict:
     critic = frl.nn.value_operator(frl.nn.mlp(obs, 1, num_cells=cells, activation="tanh"))
     config = PPOConfig(num_envs=args.num_envs, rollout_len=args.rollout_len, epochs=args.epochs,
                        minibatch_size=args.minibatch_size, gamma=args.gamma, lmbda=args.lmbda,
-                       clip_epsilon=args.clip_epsilon)
+                       clip_epsilon=args.clip_epsilon, critic_loss=args.critic_loss, critic_coef=args.critic_coef)
     optimizer = frl.optim.chain(frl.optim.clip_by_global_norm(args.max_grad_norm),
                                 frl.optim.adam(frl.optim.linear_schedule(args.lr, 0.0, config.updates(args.total_frames))))
     trainer = PPOTrainer(env, actor, critic, optimizer, config, compile=args.compile)

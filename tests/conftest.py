@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
-from hypothesis import HealthCheck, settings
-import torch.utils._pytree as pytree
-from tensordict import TensorDictBase
-
-import frl
-
-# Tests run Triton kernels in Triton's CPU interpreter; set before triton is imported anywhere.
+# Triton kernels run in Triton's CPU interpreter in the tests. This must be set before anything imports
+# triton, and tensordict imports it: so before every other import here.
 os.environ.setdefault("TRITON_INTERPRET", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+import torch.utils._pytree as pytree  # noqa: E402
+from tensordict import TensorDictBase  # noqa: E402
+
+import frl  # noqa: E402
+
+# One thread per test process: pytest-xdist already runs one process per core, and OpenMP barriers
+# stall badly when threads outnumber free cores.
+torch.set_num_threads(1)
 
 # Compiled functions make single examples slow (seconds for the first), and CI has 2 cores: no
 # per-example deadline, and a fixed derandomized example sequence so CI failures reproduce.
