@@ -9,6 +9,8 @@ the TensorDict, so it all runs eagerly, under vmap and under ``torch.compile(ful
 from frl.envs.auto_reset import auto_reset, step_and_reset
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env, env_keys, map_keys
+from frl.envs.mountain_car import MountainCar, MountainCarParams
+from frl.envs.mountain_car_continuous import MountainCarContinuous, MountainCarContinuousParams
 from frl.envs.pendulum import Pendulum, PendulumParams
 from frl.envs.registry import make, registry
 from frl.envs.rollout import random_action, rollout
@@ -30,6 +32,10 @@ __all__ = [
     "PendulumParams",
     "CartPole",
     "CartPoleParams",
+    "MountainCar",
+    "MountainCarParams",
+    "MountainCarContinuous",
+    "MountainCarContinuousParams",
     "Spec",
     "Bounded",
     "Unbounded",
