@@ -12,7 +12,7 @@ episodes (auto-reset), and counts env steps (one env advancing by one step):
 * TorchRL: ``GymEnv(id).rollout(...)`` with a random policy and auto-reset off the loop
   (``break_when_any_done=False``), run in TorchRL's own interpreter (see ``bench/_common.py``).
 
-    PYTHONPATH=. python bench/envs.py [--envs 4096] [--threads 1]   # from the repository root
+    PYTHONPATH=. python bench/envs.py [--envs 4096] [--threads 1] [--ids Acrobot-v1 ...]   # from the repository root
 
 Timings are medians of repeated runs after warm-up; the ratio column is frl's rate over each row's.
 """
@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, machine_line, print_table, run_comparator, time_call, time_first_call  # noqa: E402
 
-IDS = ("Pendulum-v1", "CartPole-v1")
+IDS = ["Pendulum-v1", "CartPole-v1"]  # --ids adds MountainCar-v0, MountainCarContinuous-v0, Acrobot-v1
 
 
 def gym_rows(steps: int) -> dict:
@@ -121,8 +121,10 @@ def main() -> None:
     parser.add_argument("--frl-steps", type=int, default=50, help="batched steps per timed frl run")
     parser.add_argument("--gym-steps", type=int, default=4096, help="env steps per timed gymnasium run")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ids", nargs="+", default=IDS, help="gymnasium ids of the envs to time")
     parser.add_argument("--torchrl", action="store_true", help="run only TorchRL's rows and print JSON")
     args = parser.parse_args()
+    IDS[:] = args.ids
     torch.set_num_threads(args.threads)
     if args.torchrl:
         emit(torchrl_rows(args.gym_steps // 4))
@@ -132,7 +134,7 @@ def main() -> None:
     rates, compile_s = frl_rows(args.envs, args.frl_steps)
     rates.update(gym_rows(args.gym_steps))
     trl = run_comparator(os.path.abspath(__file__), ["--gym-steps", str(args.gym_steps),
-                                                      "--threads", str(args.threads)])
+                                                      "--threads", str(args.threads), "--ids", *IDS])
     for key, rate in (trl or {}).items():
         id, name = key.split("|")
         rates[(id, name)] = rate

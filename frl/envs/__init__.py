@@ -6,6 +6,7 @@ gives a ``[*B, T]`` TensorDict in TorchRL's layout. Everything, the env's state 
 the TensorDict, so it all runs eagerly, under vmap and under ``torch.compile(fullgraph=True)``.
 """
 
+from frl.envs.acrobot import Acrobot, AcrobotParams
 from frl.envs.auto_reset import auto_reset, step_and_reset
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env, env_keys, map_keys
@@ -36,6 +37,8 @@ __all__ = [
     "MountainCarParams",
     "MountainCarContinuous",
     "MountainCarContinuousParams",
+    "Acrobot",
+    "AcrobotParams",
     "Spec",
     "Bounded",
     "Unbounded",

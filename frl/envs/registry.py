@@ -7,6 +7,7 @@ import dataclasses
 import torch
 
 from frl._checks import fail
+from frl.envs.acrobot import Acrobot, AcrobotParams
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env
 from frl.envs.mountain_car import MountainCar, MountainCarParams
@@ -21,6 +22,7 @@ registry: dict[str, tuple[type[Env], type]] = {
     "CartPole-v1": (CartPole, CartPoleParams),
     "MountainCar-v0": (MountainCar, MountainCarParams),
     "MountainCarContinuous-v0": (MountainCarContinuous, MountainCarContinuousParams),
+    "Acrobot-v1": (Acrobot, AcrobotParams),
 }
 
 

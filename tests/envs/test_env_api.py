@@ -8,7 +8,7 @@ import frl
 from frl import envs
 from frl._checks import FrlKeyError
 
-IDS = ["Pendulum-v1", "CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0"]
+IDS = ["Pendulum-v1", "CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Acrobot-v1"]
 
 
 @pytest.mark.parametrize("id", IDS)

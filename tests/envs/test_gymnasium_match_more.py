@@ -1,4 +1,4 @@
-"""frl's MountainCar-v0 and MountainCarContinuous-v0 against gymnasium's own envs, step for step."""
+"""frl's MountainCar-v0, MountainCarContinuous-v0 and Acrobot-v1 against gymnasium's own envs, step for step."""
 
 import gymnasium as gym
 import numpy as np
@@ -79,3 +79,26 @@ def test_mountain_car_continuous_random_actions_truncate_at_999():
     lengths = _side_by_side("MountainCarContinuous-v0", torch.float32, lambda td, t: actions[t], 999,
                             seed=3, n=2, resync=True, atol=1e-6)
     assert lengths == [999, 999]
+
+
+def test_acrobot_float64_random_actions_full_episode():
+    rng = np.random.default_rng(2)
+    lengths = _side_by_side("Acrobot-v1", torch.float64, lambda td, t: torch.from_numpy(rng.integers(0, 3, 3)),
+                            500, seed=4, atol=1e-9)
+    assert all(n is not None for n in lengths)
+
+
+def test_acrobot_swings_up_and_terminates():
+    def pump(td, t):
+        # Torque along the second joint's velocity pumps energy in until the tip crosses the line.
+        return torch.where(td["state"][..., 3] >= 0, 2, 0)
+
+    lengths = _side_by_side("Acrobot-v1", torch.float64, pump, 500, seed=5, atol=1e-9)
+    assert all(n is not None and n < 500 for n in lengths)
+
+
+def test_acrobot_float32_each_step_from_the_same_state():
+    rng = np.random.default_rng(3)
+    lengths = _side_by_side("Acrobot-v1", torch.float32, lambda td, t: torch.from_numpy(rng.integers(0, 3, 3)),
+                            200, seed=6, resync=True, atol=2e-5)
+    assert lengths == [None, None, None]  # 200 steps, below the time limit, and no swing-up
