@@ -6,13 +6,17 @@ gives a ``[*B, T]`` TensorDict in TorchRL's layout. Everything, the env's state 
 the TensorDict, so it all runs eagerly, under vmap and under ``torch.compile(fullgraph=True)``.
 """
 
+from frl.envs.acrobot import Acrobot, AcrobotParams
 from frl.envs.auto_reset import auto_reset, step_and_reset
+from frl.envs.check_env import check_env
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env, env_keys, map_keys
+from frl.envs.mountain_car import MountainCar, MountainCarParams
+from frl.envs.mountain_car_continuous import MountainCarContinuous, MountainCarContinuousParams
 from frl.envs.pendulum import Pendulum, PendulumParams
 from frl.envs.registry import make, registry
 from frl.envs.rollout import random_action, rollout
-from frl.envs.specs import Bounded, Categorical, Composite, Spec, Unbounded
+from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, OneHot, Spec, Unbounded
 from frl.envs.step_mdp import step_mdp
 
 __all__ = [
@@ -25,14 +29,24 @@ __all__ = [
     "auto_reset",
     "step_and_reset",
     "rollout",
+    "check_env",
     "random_action",
     "Pendulum",
     "PendulumParams",
     "CartPole",
     "CartPoleParams",
+    "MountainCar",
+    "MountainCarParams",
+    "MountainCarContinuous",
+    "MountainCarContinuousParams",
+    "Acrobot",
+    "AcrobotParams",
     "Spec",
     "Bounded",
     "Unbounded",
     "Categorical",
+    "OneHot",
+    "MultiCategorical",
+    "Binary",
     "Composite",
 ]

@@ -7,8 +7,11 @@ import dataclasses
 import torch
 
 from frl._checks import fail
+from frl.envs.acrobot import Acrobot, AcrobotParams
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env
+from frl.envs.mountain_car import MountainCar, MountainCarParams
+from frl.envs.mountain_car_continuous import MountainCarContinuous, MountainCarContinuousParams
 from frl.envs.pendulum import Pendulum, PendulumParams
 
 __all__ = ["make", "registry"]
@@ -17,6 +20,9 @@ __all__ = ["make", "registry"]
 registry: dict[str, tuple[type[Env], type]] = {
     "Pendulum-v1": (Pendulum, PendulumParams),
     "CartPole-v1": (CartPole, CartPoleParams),
+    "MountainCar-v0": (MountainCar, MountainCarParams),
+    "MountainCarContinuous-v0": (MountainCarContinuous, MountainCarContinuousParams),
+    "Acrobot-v1": (Acrobot, AcrobotParams),
 }
 
 

@@ -10,6 +10,8 @@ leading batch dimensions. Every method is a pure tensor function, so it works ea
 * ``sample(key, batch_size=())`` draws a uniform element (a standard normal for `Unbounded` floats)
   of shape ``[*batch_size, *shape]`` from an explicit `frl.random` key.
 * ``zero(batch_size=())`` returns zeros of shape ``[*batch_size, *shape]``.
+* ``project(x)`` maps ``x`` to the nearest element of the spec (clamp, round, arg-max), so that
+  ``is_in(project(x))`` holds for any finite ``x`` of the right shape.
 
 The names and layouts follow TorchRL's specs (``Bounded``, ``Unbounded``, ``Categorical``,
 ``Composite``), so that a TorchRL user reads them at sight.
@@ -34,7 +36,7 @@ from tensordict import TensorDict
 
 from frl import random as fr
 
-__all__ = ["Spec", "Bounded", "Unbounded", "Categorical", "Composite"]
+__all__ = ["Spec", "Bounded", "Unbounded", "Categorical", "OneHot", "MultiCategorical", "Binary", "Composite"]
 
 
 def _as_shape(shape) -> tuple[int, ...]:
@@ -68,6 +70,9 @@ class Spec:
 
     def zero(self, batch_size: Sequence[int] = ()) -> torch.Tensor:
         return torch.zeros(_as_shape(batch_size) + self.shape, dtype=self.dtype, device=self.device)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +117,12 @@ class Bounded(Spec):
         # Integers in [low, high]: floor of a uniform over [low, high + 1).
         return (low.double() + torch.floor(u * (high - low + 1).double())).to(self.dtype)
 
+    def project(self, x):
+        low, high = self.low.to(x.device), self.high.to(x.device)
+        if not self.dtype.is_floating_point:
+            x = torch.round(x) if x.is_floating_point() else x
+        return torch.minimum(torch.maximum(x.to(self.dtype), low), high)
+
 
 @dataclass(frozen=True, eq=False)
 class Unbounded(Spec):
@@ -140,6 +151,11 @@ class Unbounded(Spec):
             return fr.bernoulli(key, 0.5, shape)
         return fr.randint(key, shape, -100, 100).to(self.dtype)
 
+    def project(self, x):
+        # NaN to 0 and infinities to the dtype's extremes: the nearest finite values.
+        x = x.to(self.dtype)
+        return torch.nan_to_num(x) if x.is_floating_point() else x
+
 
 @dataclass(frozen=True, eq=False)
 class Categorical(Spec):
@@ -167,6 +183,111 @@ class Categorical(Spec):
 
     def sample(self, key, batch_size=()):
         return fr.randint(key, _as_shape(batch_size) + self.shape, 0, self.n).to(self.dtype)
+
+    def project(self, x):
+        x = torch.round(x) if x.is_floating_point() else x
+        return torch.clamp(x, 0, self.n - 1).to(self.dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class OneHot(Spec):
+    """A one-hot vector of ``n`` entries (TorchRL's ``OneHot``; GymEnv's default for Discrete).
+
+    Args:
+        n: the number of categories; ``shape`` is ``(*leading, n)``, ``(n,)`` by default.
+        dtype: int64 (TorchRL's default) or bool.
+    """
+
+    n: int
+    shape: tuple[int, ...] | None = None
+    dtype: torch.dtype = torch.int64
+    device: torch.device = field(default=torch.device("cpu"))
+
+    def __post_init__(self):
+        shape = (self.n,) if self.shape is None else _as_shape(self.shape)
+        if shape[-1:] != (self.n,):
+            raise ValueError(f"frl.envs.OneHot: shape {list(shape)} must end with n={self.n}")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "device", torch.device(self.device))
+
+    def is_in(self, x):
+        if not _shape_ok(x, self.shape) or x.is_floating_point():
+            return _false(x)
+        xi = x.to(torch.int64)
+        return (((xi == 0) | (xi == 1)).all() & (xi.sum(-1) == 1).all())
+
+    def sample(self, key, batch_size=()):
+        idx = fr.randint(key, _as_shape(batch_size) + self.shape[:-1], 0, self.n)
+        return torch.nn.functional.one_hot(idx, self.n).to(self.dtype)
+
+    def project(self, x):
+        return torch.nn.functional.one_hot(torch.argmax(x, dim=-1), self.n).to(self.dtype)
+
+    def to_categorical(self, x: torch.Tensor) -> torch.Tensor:
+        """The index of the hot entry: ``[..., n] -> [...]``, int64."""
+        return torch.argmax(x.to(torch.int64), dim=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class MultiCategorical(Spec):
+    """A vector of integers, entry ``i`` in ``{0, ..., nvec[i] - 1}`` (gymnasium's MultiDiscrete).
+
+    Args:
+        nvec: the number of categories of each entry; ``shape`` is ``(len(nvec),)``.
+    """
+
+    nvec: tuple[int, ...]
+    dtype: torch.dtype = torch.int64
+    device: torch.device = field(default=torch.device("cpu"))
+
+    def __post_init__(self):
+        object.__setattr__(self, "nvec", tuple(int(v) for v in self.nvec))
+        object.__setattr__(self, "device", torch.device(self.device))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.nvec),)
+
+    def _n(self, device):
+        return torch.tensor(self.nvec, dtype=torch.int64, device=device)
+
+    def is_in(self, x):
+        if not _shape_ok(x, self.shape) or x.is_floating_point() or x.dtype == torch.bool:
+            return _false(x)
+        return ((x >= 0) & (x < self._n(x.device))).all()
+
+    def sample(self, key, batch_size=()):
+        u = fr.uniform(key, _as_shape(batch_size) + self.shape, torch.float64)
+        return torch.floor(u * self._n(key.device).double()).to(self.dtype)
+
+    def project(self, x):
+        x = torch.round(x) if x.is_floating_point() else x
+        return torch.minimum(torch.clamp(x.to(torch.int64), min=0), self._n(x.device) - 1).to(self.dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class Binary(Spec):
+    """A vector of ``n`` bits (gymnasium's MultiBinary, TorchRL's ``Binary``; int8 by default, as TorchRL)."""
+
+    n: int
+    dtype: torch.dtype = torch.int8
+    device: torch.device = field(default=torch.device("cpu"))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n,)
+
+    def is_in(self, x):
+        if not _shape_ok(x, self.shape) or x.is_floating_point():
+            return _false(x)
+        xi = x.to(torch.int64)
+        return ((xi == 0) | (xi == 1)).all()
+
+    def sample(self, key, batch_size=()):
+        return fr.bernoulli(key, 0.5, _as_shape(batch_size) + self.shape).to(self.dtype)
+
+    def project(self, x):
+        return (x > 0.5).to(self.dtype) if x.is_floating_point() else torch.clamp(x, 0, 1).to(self.dtype)
 
 
 class Composite(Spec):
@@ -227,4 +348,8 @@ class Composite(Spec):
     def zero(self, batch_size=()):
         batch = _as_shape(batch_size) + self.shape
         return TensorDict({k: spec.zero(batch) for k, spec in self.specs.items()}, batch_size=batch)
+
+    def project(self, td):
+        out = {k: spec.project(td.get(k)) for k, spec in self.specs.items()}
+        return TensorDict(out, batch_size=td.batch_size)
 

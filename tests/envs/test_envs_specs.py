@@ -92,3 +92,51 @@ def test_specs_compile_and_vmap(three_ways):
         return x, spec.is_in(x), spec.zero((4,))
 
     three_ways(fn, (frl.random.key(1),), (frl.random.key(2),))
+
+
+def test_one_hot():
+    spec = frl.envs.OneHot(4)
+    x = spec.sample(KEY, (2000,))
+    assert x.shape == (2000, 4) and x.dtype == torch.int64 and (x.sum(-1) == 1).all()
+    torch.testing.assert_close(x.float().mean(0), torch.full((4,), 0.25), atol=0.03, rtol=0)
+    assert bool(spec.is_in(x))
+    assert not bool(spec.is_in(torch.tensor([1, 1, 0, 0])))
+    assert not bool(spec.is_in(torch.tensor([0, 0, 0, 0])))
+    assert not bool(spec.is_in(torch.tensor([0, 2, 0, -1])))
+    assert spec.project(torch.tensor([[0.1, 2.0, -1.0, 0.5]])).tolist() == [[0, 1, 0, 0]]
+    assert spec.to_categorical(x).tolist() == x.argmax(-1).tolist()
+    assert spec.zero((3,)).shape == (3, 4)
+    with pytest.raises(ValueError, match="must end with n=4"):
+        frl.envs.OneHot(4, (4, 3))
+
+
+def test_multi_categorical_and_binary():
+    spec = frl.envs.MultiCategorical((2, 5, 3))
+    x = spec.sample(KEY, (3000,))
+    assert x.shape == (3000, 3) and bool(spec.is_in(x))
+    assert x.max(0).values.tolist() == [1, 4, 2] and x.min(0).values.tolist() == [0, 0, 0]
+    assert not bool(spec.is_in(torch.tensor([1, 5, 0])))
+    assert spec.project(torch.tensor([7, -2, 1])).tolist() == [1, 0, 1]
+    assert spec.project(torch.tensor([0.6, 3.2, 9.0])).tolist() == [1, 3, 2]
+    bits = frl.envs.Binary(5)
+    b = bits.sample(KEY, (4000,))
+    assert b.shape == (4000, 5) and b.dtype == torch.int8 and bool(bits.is_in(b))
+    assert abs(b.float().mean().item() - 0.5) < 0.02
+    assert not bool(bits.is_in(torch.tensor([0, 1, 2, 0, 1])))
+    assert bits.project(torch.tensor([0.2, 0.7, -3.0, 9.0, 0.5])).tolist() == [0, 1, 0, 1, 0]
+
+
+def test_project_lands_in_the_spec():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 3, generator=g) * 10
+    for spec in (Bounded(-1.0, torch.tensor([1.0, 2.0, 3.0]), (3,)), Bounded(-2, 2, (3,), torch.int64),
+                 Categorical(4, (3,)), frl.envs.OneHot(3), frl.envs.MultiCategorical((2, 3, 4)),
+                 frl.envs.Binary(3), Unbounded((3,))):
+        p = spec.project(x)
+        assert p.shape == x.shape and p.dtype == spec.dtype and bool(spec.is_in(p)), spec
+    b = Bounded(-1.0, 1.0, (3,))
+    assert b.project(torch.tensor([-3.0, 0.5, 9.0])).tolist() == [-1.0, 0.5, 1.0]
+    assert Unbounded((2,)).project(torch.tensor([float("nan"), 1.0])).tolist() == [0.0, 1.0]
+    comp = Composite(a=Bounded(0.0, 1.0, (2,)), b=Categorical(3))
+    td = TensorDict({"a": torch.tensor([[2.0, -1.0]]), "b": torch.tensor([5])}, [1])
+    assert bool(comp.is_in(comp.project(td))) and not bool(comp.is_in(td))

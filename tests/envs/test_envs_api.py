@@ -8,7 +8,7 @@ import frl
 from frl import envs
 from frl._checks import FrlKeyError
 
-IDS = ["Pendulum-v1", "CartPole-v1"]
+IDS = ["Pendulum-v1", "CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Acrobot-v1"]
 
 
 @pytest.mark.parametrize("id", IDS)
@@ -179,3 +179,22 @@ def test_rollout_with_policy_is_deterministic():
     b = envs.rollout(env, policy, td, 30)
     assert (a == b).all()
     assert torch.equal(a["action"], (a["observation"][..., 2] > 0).long())
+
+
+def test_per_env_params_domain_randomization():
+    # A physics constant given as a tensor [B] gives each env its own value.
+    g = torch.tensor([2.0, 10.0, 15.0])
+    env = envs.make("Pendulum-v1", g=g)
+    td = env.reset(seed=0, batch_size=(3,)).set("action", torch.full((3, 1), 0.5))
+    out = env.step(td)["next", "state"]
+    for i in range(3):
+        one = envs.make("Pendulum-v1", g=float(g[i]))
+        torch.testing.assert_close(out[i], one.step(td[i])["next", "state"], rtol=0, atol=0)
+    # The same through vmap over the constant.
+    lengths = torch.tensor([0.5, 1.0, 2.0])
+    cart = envs.make("CartPole-v1")
+    tdc = cart.reset(seed=1, batch_size=(3,)).set("action", torch.tensor([0, 1, 1]))
+    vm = torch.vmap(lambda l, t: envs.make("CartPole-v1", length=l).step(t))(lengths, tdc)
+    for i in range(3):
+        ref = envs.make("CartPole-v1", length=float(lengths[i])).step(tdc[i])
+        torch.testing.assert_close(vm["next", "state"][i], ref["next", "state"])
