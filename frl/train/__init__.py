@@ -3,6 +3,7 @@
 from frl.train.grads import all_reduce_gradients
 from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantages, make_collect_step
 from frl.train.ppo import make_ppo_update
+from frl.train.ppo_args import PPOArgs, run_ppo
 from frl.train.report import RunReport
 
 __all__ = [
@@ -14,4 +15,6 @@ __all__ = [
     "make_collect_step",
     "make_advantages",
     "RunReport",
+    "PPOArgs",
+    "run_ppo",
 ]
