@@ -88,6 +88,13 @@ def out_like(x: torch.Tensor, time_dim: int, dtype: torch.dtype | None = None):
 #   3. rerun each block's recurrence from that value, writing the result.
 # No step divides by a product of c, so an underflowing product (long blocks, small gamma * lambda,
 # or a done) just becomes 0, which is the right answer; there is no cumprod / division instability.
+#
+# Where the time goes (4096 x 256 float32, 1 thread, bench/returns.py): the scan itself is about a
+# quarter; the rest is moving batch-major data to time-major rows and back (torch's 2-D transpose
+# copy runs at a fraction of copy bandwidth) and the elementwise passes that form x and c. Measured
+# alternatives that lost: a serial loop over batch-major columns (strided, ~10x slower), a doubling
+# scan along the contiguous time axis (its sliced ops are strided too, ~3x slower), and inductor-
+# compiled chunks or prologues (10-14 s of compile on first call, and no faster once compiled).
 
 
 # Rows at least this wide are scanned by the serial loop (see reverse_scan).
