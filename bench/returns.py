@@ -2,6 +2,8 @@
 
     python bench/returns.py            # every row (about 2-3 minutes on a 2-core machine)
     python bench/returns.py --quick    # two sizes only
+    python bench/returns.py --quick --baseline /path/to/other/checkout --rounds 3
+        # add that checkout's frl rows; alternate every source 3 times, keep each row's best
 
 TorchRL lives in its own virtual environment: its rows run in a subprocess with the interpreter named
 by FRL_TORCHRL_PYTHON (default /work/venv-torchrl/bin/python, skipped if absent), on inputs built from
@@ -60,8 +62,8 @@ def copy_bandwidth() -> float:
 # --- rows measured in this process ----------------------------------------------------------------
 
 
-def frl_rows(sizes, compile_max_T: int) -> list[dict]:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "frl (CPU op)") -> list[dict]:
+    sys.path.insert(0, root or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import frl.returns as R
 
     rows = []
@@ -75,7 +77,7 @@ def frl_rows(sizes, compile_max_T: int) -> list[dict]:
             ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
         ]:
             first, best = timeit(fn)
-            rows.append(dict(op=op, B=B, T=T, impl="frl (CPU op)", first=first, best=best))
+            rows.append(dict(op=op, B=B, T=T, impl=label, first=first, best=best))
         if T <= compile_max_T:
             torch._dynamo.reset()
             loop = torch.compile(_unrolled_gae)
@@ -125,6 +127,17 @@ def torchrl_worker(sizes) -> None:
             print(json.dumps(dict(op=op, B=B, T=T, impl=impl, first=first, best=best)), flush=True)
 
 
+def baseline_rows(root: str, sizes, threads: int) -> list[dict]:
+    """frl rows from another checkout (e.g. the previous commit), in a subprocess of this interpreter."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--frl-worker", os.path.abspath(root), "--threads",
+           str(threads), "--sizes", json.dumps(sizes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print("baseline rows failed:\n" + proc.stderr[-2000:])
+        return []
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
 def torchrl_rows(sizes, threads: int) -> tuple[list[dict], str]:
     python = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
     if not os.path.exists(python):
@@ -152,7 +165,7 @@ def print_table(rows: list[dict], bandwidth: float) -> None:
     for op in ("gae", "td_lambda", "vtrace"):
         for B, T in sorted({(r["B"], r["T"]) for r in rows}, key=lambda s: s[0] * s[1]):
             group = [r for r in rows if r["op"] == op and (r["B"], r["T"]) == (B, T)]
-            frl = next((r for r in group if r["impl"].startswith("frl")), None)
+            frl = next((r for r in group if r["impl"] == "frl (CPU op)"), None)
             for r in group:
                 nbytes = BYTES[op] * B * T
                 gbs = nbytes / r["best"] / 1e9
@@ -166,6 +179,17 @@ def print_table(rows: list[dict], bandwidth: float) -> None:
         print()
 
 
+def _best_over_rounds(rows: list[dict]) -> list[dict]:
+    merged: dict = {}
+    for r in rows:
+        key = (r["op"], r["B"], r["T"], r["impl"])
+        if key in merged:
+            merged[key]["best"] = min(merged[key]["best"], r["best"])
+        else:
+            merged[key] = dict(r)
+    return list(merged.values())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="only (1024, 128) and (4096, 256)")
@@ -173,7 +197,12 @@ def main() -> None:
                    help="torch threads in both processes (1: robust on a shared machine)")
     p.add_argument("--compile-max-T", type=int, default=128,
                    help="time the compiled unrolled loop only up to this T (its compile time grows with T)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="alternate all sources of rows this many times, keeping each row's best time")
+    p.add_argument("--baseline", default=None, metavar="ROOT",
+                   help="also time the frl of another checkout (its rows run in a subprocess)")
     p.add_argument("--torchrl-worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--frl-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sizes", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -181,16 +210,30 @@ def main() -> None:
     if args.torchrl_worker:
         torchrl_worker(sizes)
         return
+    if args.frl_worker:
+        for row in frl_rows(sizes, 0, root=args.frl_worker, label="frl (CPU op), baseline checkout"):
+            print(json.dumps(row), flush=True)
+        return
     t0 = time.perf_counter()
-    bandwidth = copy_bandwidth()
-    rows = frl_rows(sizes, args.compile_max_T)
-    trl, note = torchrl_rows(sizes, args.threads)
+    # On a shared machine the load changes from second to second: every source of rows runs once per
+    # round, the rounds alternate, and each row keeps its best time over the rounds (and the first
+    # call of round 1, the only true first call of its process for this process's rows).
+    rows, note = [], ""
+    bandwidth = 0.0
+    for i in range(args.rounds):
+        bandwidth = max(bandwidth, copy_bandwidth())
+        rows += frl_rows(sizes, args.compile_max_T if i == 0 else 0)
+        if args.baseline:
+            rows += baseline_rows(args.baseline, sizes, args.threads)
+        trl, note = torchrl_rows(sizes, args.threads)
+        rows += trl
+    rows = _best_over_rounds(rows)
     load = os.getloadavg()[0]
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} cores, "
           f"load average {load:.1f} at the end (timings on a loaded machine are inflated); {note}")
     print("speed-up column: that row's time over frl's (how many times faster frl is); "
           "x floor: time over the bandwidth floor\n")
-    print_table(rows + trl, bandwidth)
+    print_table(rows, bandwidth)
     print(f"total bench time {time.perf_counter() - t0:.0f} s")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import (acc_dtype, as_output, keep, make_vmap_rule, mask_coef, out_like,
+from frl_triton._common import (acc_dtype, as_output, keep, make_vmap_rule, out_like, scan_coef,
                                 scalar_of, scan_along)
 
 
@@ -33,7 +33,7 @@ def gae_op(
     g = scalar_of(gamma)
     x = torch.add(r_t, bootstrap, alpha=g) if g is not None else torch.addcmul(r_t, gamma, bootstrap)
     x.sub_(v_tm1)
-    c = mask_coef(done, gamma, lmbda, acc)
+    c = scan_coef(done, gamma, lmbda, acc)
     advantage = scan_along(x, c, time_dim)
     value_target = torch.add(advantage, v_tm1)
     return as_output(advantage, reward, time_dim), as_output(value_target, reward, time_dim)

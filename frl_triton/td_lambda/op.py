@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from frl_triton.gae.op import transposed_scan
-from frl_triton._common import acc_dtype, as_output, make_vmap_rule, mask_coef, out_like, scalar_of, scan_along
+from frl_triton._common import (acc_dtype, as_output, make_vmap_rule, mask_coef, out_like, scalar_of, scan_along,
+                                scan_coef)
 
 
 @torch.library.custom_op("frl::td_lambda", mutates_args=())
@@ -39,7 +40,7 @@ def td_lambda_op(
     lam = scalar_of(lmbda)
     weight = cut_u8 * lam + (1.0 - lam) if lam is not None and acc == torch.float32 else torch.addcmul(1.0 - lmbda, lmbda, cut_u8)
     x = torch.addcmul(reward.to(acc), bootstrap, weight)
-    c = mask_coef(cut, gamma, lmbda, acc)
+    c = scan_coef(cut, gamma, lmbda, acc)
     return as_output(scan_along(x, c, time_dim), reward, time_dim)
 
 

@@ -15,6 +15,7 @@ triton = pytest.importorskip("triton")
 if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
     pytest.skip("needs a GPU or TRITON_INTERPRET=1", allow_module_level=True)
 
+from frl_triton import _common  # noqa: E402
 from frl_triton.gae.kernel import CHUNK, gae_triton  # noqa: E402
 from frl_triton.gae.reference import gae_reference  # noqa: E402
 from frl_triton.td_lambda.kernel import td_lambda_triton  # noqa: E402
@@ -117,3 +118,35 @@ def test_kernels_under_vmap():
         ref_vs, ref_pg = vtrace_reference(r[i], v[i], nv[i], log_rho[i], done[i], term[i], gamma[i], 1.0, 1.0)
         _close(vs[i], ref_vs, torch.float32)
         _close(pg[i], ref_pg, torch.float32)
+
+
+# --- the CPU scan behind the ops (no Triton involved) ----------------------------------------------
+
+
+@pytest.mark.parametrize("T, N", [(3, 4), (50, 5), (64, 3), (101, 7), (20, _common._WIDE)],
+                         ids=["serial-short", "blocked-head", "blocked-exact", "blocked-long", "serial-wide"])
+def test_reverse_scan_matches_loop(T, N):
+    g = torch.Generator().manual_seed(T)
+    x = torch.randn(T, N, generator=g, dtype=torch.float64)
+    c = torch.rand(T, N, generator=g, dtype=torch.float64) * (torch.rand(T, N, generator=g) > 0.1)
+    expected = torch.zeros_like(x)
+    running = torch.zeros(N, dtype=torch.float64)
+    for t in reversed(range(T)):
+        running = x[t] + c[t] * running
+        expected[t] = running
+    torch.testing.assert_close(_common.reverse_scan(x, c), expected, rtol=1e-12, atol=1e-12)
+    inplace = x.clone()
+    _common.reverse_scan(inplace, c, out=inplace)
+    torch.testing.assert_close(inplace, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, time_dim", [((3, 40, 1), -2), ((40, 3, 1), 0), ((2, 40, 3), 1)],
+                         ids=["batch-major", "time-major", "other"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scan_along_flag_pair_equals_tensor_coef(shape, time_dim, dtype):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    flag = torch.rand(shape, generator=g) < 0.2
+    coef = (~flag).to(dtype) * 0.9
+    expected = _common.scan_along(x.clone(), coef, time_dim)
+    torch.testing.assert_close(_common.scan_along(x.clone(), (flag, 0.9), time_dim), expected)
