@@ -4,7 +4,6 @@ The arg sets of each `three_ways` call are consecutive steps of one run, so the 
 is shown not to recompile across the steps of a loop. Batches are tiny: compile time dominates.
 """
 
-import torch
 
 import frl
 from frl import envs
