@@ -3,15 +3,11 @@
 An environment object holds only constants (its params dataclass, its dtype and its specs); all that
 changes from step to step travels in the TensorDict:
 
-=====================  ============  ===========================================================
-key                    shape         meaning
-=====================  ============  ===========================================================
-``"observation"``      [*B, *obs]    what the agent sees
-``"state"``            [*B, S]       the physical state (Pendulum: theta, theta_dot; CartPole: 4)
-``"step_count"``       [*B, 1]       int64, steps since the last reset (for the time limit)
-``"key"``              [*B, 2]       int64 `frl.random` key of each env, used by auto-reset
-``"done"`` etc.        [*B, 1]       bool ``"done"``, ``"terminated"``, ``"truncated"``
-=====================  ============  ===========================================================
+- ``"observation"`` [*B, *obs]: what the agent sees;
+- ``"state"`` [*B, S]: the physical state (Pendulum: theta, theta_dot; CartPole: 4 numbers);
+- ``"step_count"`` [*B, 1] int64: steps since the last reset (for the time limit);
+- ``"key"`` [*B, 2] int64: each env's `frl.random` key, from which auto-reset draws;
+- ``"done"``, ``"terminated"``, ``"truncated"`` [*B, 1] bool.
 
 `Env.step` reads ``"action"`` and writes the ``("next", ...)`` entries in TorchRL's layout,
 ``("next", "reward")`` [*B, 1] included. A subclass (one env per file, as in gymnax) gives the

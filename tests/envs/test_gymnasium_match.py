@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-import frl
 from frl import envs
 
 N_ENVS = 3
