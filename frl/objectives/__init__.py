@@ -1,6 +1,7 @@
 """Loss functions, one module per algorithm family. Each is a pure function of params and a batch."""
 
+from frl.objectives.dqn import DQN_BATCH_KEYS, dqn_loss
 from frl.objectives.ppo import PPO_BATCH_KEYS, clip_ppo_loss, clipped_surrogate
 from frl.objectives.value import value_loss
 
-__all__ = ["clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss"]
+__all__ = ["dqn_loss", "DQN_BATCH_KEYS", "clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss"]

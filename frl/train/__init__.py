@@ -1,13 +1,17 @@
 """Training: pure train-step factories to compile and vmap, and the host loops that drive them."""
 
+from frl.train.dqn import make_dqn_update
 from frl.train.grads import all_reduce_gradients
 from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantages, make_collect_step
 from frl.train.ppo import make_ppo_update
 from frl.train.ppo_args import PPOArgs, run_ppo
 from frl.train.report import RunReport
+from frl.train.target import soft_update
 
 __all__ = [
     "make_ppo_update",
+    "make_dqn_update",
+    "soft_update",
     "all_reduce_gradients",
     "PPOConfig",
     "PPOTrainer",

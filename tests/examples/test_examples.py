@@ -45,3 +45,10 @@ def test_help_documents_every_option(name):
                          text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=120).stdout
     for flag in ("--total-frames", "--seed", "--num-seeds", "--compile", "--no-compile", "--out"):
         assert flag in out, flag
+
+
+def test_dqn_cartpole_eager_with_prioritized_replay(tmp_path):
+    m = run_example("dqn_cartpole.py", tmp_path, "--total-frames", "2048", "--learning-starts", "512",
+                    "--batch-size", "32", "--no-compile", "--num-seeds", "2")
+    assert m["num_seeds"] == 2 and m["frames"] == 2 * 2048
+    assert all(e > 0 for e in m["episodes_per_seed"])
