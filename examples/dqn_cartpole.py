@@ -114,8 +114,7 @@ def main(args: Args) -> dict:
     params, target, opt_state, env_td, buf, run_keys = torch.vmap(init)(keys)
     # vmap returns broadcast (stride-0) leaves for some fields; make all dense, so the compiled steps
     # see one memory layout from the first call on and never recompile.
-    params, target, opt_state, env_td, buf = frl.tree.tree_map(
-        lambda t: t.clone(memory_format=torch.contiguous_format), (params, target, opt_state, env_td, buf))
+    params, target, opt_state, env_td, buf = frl.tree.dense((params, target, opt_state, env_td, buf))
     report = RunReport(args.total_frames, args.num_seeds, args.out, desc="DQN CartPole-v1")
     steps, returns, dones = args.total_frames // args.num_envs, [], []
     for step in range(steps):

@@ -17,7 +17,7 @@ import torch
 import torch.utils._pytree as pytree
 from tensordict import TensorDictBase
 
-__all__ = ["tree_map", "tree_leaves", "stack", "unstack", "index", "tree_allclose"]
+__all__ = ["tree_map", "tree_leaves", "stack", "unstack", "index", "dense", "tree_allclose"]
 
 
 def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
@@ -57,6 +57,16 @@ def unstack(tree: Any, dim: int = 0) -> list:
 def index(tree: Any, i) -> Any:
     """Index every leaf of an ensemble pytree along its leading dimension."""
     return pytree.tree_map(lambda x: x[i], tree, is_leaf=_is_td)
+
+
+def dense(tree: Any) -> Any:
+    """A copy of ``tree`` whose leaves are dense, contiguous tensors.
+
+    ``torch.vmap`` may return broadcast leaves (stride 0, e.g. an optimizer's step count from an
+    init vmapped over seeds), while the steps that follow return dense ones. A compiled step
+    guards on strides, so feeding it both layouts recompiles it once; make the initial state dense.
+    """
+    return pytree.tree_map(lambda t: t.clone(memory_format=torch.contiguous_format), tree)
 
 
 def tree_allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:

@@ -45,3 +45,12 @@ def test_tree_map_and_allclose():
     assert not frl.tree.tree_allclose(a, b)
     assert frl.tree.tree_allclose(frl.tree.tree_map(lambda x: x - 1, b), a)
     assert len(frl.tree.tree_leaves(a)) == 3
+
+
+def test_dense_makes_broadcast_leaves_contiguous():
+    # vmap broadcasts outputs that do not depend on the mapped input: stride 0 along the new dim
+    ens = torch.vmap(lambda k: State(torch.tensor(5), TensorDict(w=torch.ones(2), b=TensorDict(x=torch.zeros(1)))))(
+        torch.arange(3))
+    assert ens.count.stride() == (0,)
+    out = frl.tree.dense(ens)
+    assert out.count.stride() == (1,) and frl.tree.tree_allclose(out, ens, rtol=0, atol=0)

@@ -29,7 +29,7 @@ from frl import random as fr
 from frl.envs import auto_reset
 from frl.returns import gae
 from frl.train.ppo import make_ppo_update
-from frl.tree import tree_map
+from frl.tree import dense
 
 __all__ = ["PPOConfig", "TrainState", "make_collect_step", "make_advantages", "PPOTrainer"]
 
@@ -181,8 +181,7 @@ class PPOTrainer:
         params, opt_state, env_td, run_keys = torch.vmap(one, randomness="error")(keys)
         # vmap may return broadcast (stride-0) leaves, e.g. the optimizer's step count; later steps
         # return dense ones. Make them dense now so the compiled steps see one layout (no recompile).
-        params, opt_state, env_td = tree_map(lambda t: t.clone(memory_format=torch.contiguous_format),
-                                             (params, opt_state, env_td))
+        params, opt_state, env_td = dense((params, opt_state, env_td))
         return TrainState(params, opt_state, env_td, run_keys, 0)
 
     def iteration(self, state: TrainState) -> tuple[TrainState, TensorDict, TensorDict]:
