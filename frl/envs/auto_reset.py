@@ -22,6 +22,9 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     ``torch.where`` (every env draws a candidate reset, the done ones keep it), so it runs under
     vmap and compiles with ``fullgraph=True``.
 
+    An env class may define its own ``auto_reset(td)`` method with this contract (the host adapters
+    and wrapper envs do); this function then delegates to it.
+
     Args:
         env: the env that produced ``td``.
         td: the output of ``env.step``: TensorDict [*B] with ``"next"``.
@@ -32,6 +35,11 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     References:
         TorchRL, ``EnvBase.step_and_maybe_reset``; gymnax, ``Environment.step``.
     """
+    # Envs whose reset is not "draw env.init from the carried key" (host adapters that gymnasium
+    # resets itself, transformed envs, model envs) define their own ``auto_reset(td)`` method.
+    own = getattr(env, "auto_reset", None)
+    if own is not None:
+        return own(td)
     fn = "frl.envs.auto_reset"
     check_keys(fn, td, (("next", "done"), ("next", "key")))
     nxt = step_mdp(td)
