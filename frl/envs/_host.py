@@ -104,6 +104,15 @@ def get(td: TensorDictBase, key: str):
     return td._tensordict[key] if type(td) is TensorDict else td.get(key)
 
 
+def carry_key(td: TensorDictBase, entries: dict) -> dict:
+    """Put ``td["key"]`` into a step's ``"next"`` entries, as the stateless envs do (if td has one)."""
+    try:
+        entries["key"] = get(td, "key")
+    except KeyError:
+        pass
+    return entries
+
+
 def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     """``td.copy().set("next", nxt)``: a shallow copy of ``td`` with ``"next"``, ``td`` untouched."""
     if _plain(td):

@@ -56,8 +56,9 @@ class DMControlEnv:
         dtype: the dtype of the observations, rewards and actions (dm_control's own are float64;
             ``torch.float64`` keeps them bit for bit).
         height, width, camera_id: what to render.
-        task_kwargs, environment_kwargs: passed to ``suite.load`` (e.g. ``environment_kwargs=
-            {"time_limit": 5.0}``). A ``"random"`` task kwarg seeds the task as in dm_control.
+        task_kwargs, environment_kwargs: passed to ``suite.load`` (e.g. ``task_kwargs=
+            {"time_limit": 5.0}`` for a 5 s episode). A ``"random"`` task kwarg seeds the task as in
+            dm_control.
         device: where the returned tensors live.
 
     Seeding: ``reset(seed=s)`` gives the task the random state ``numpy.random.RandomState(s)``, so
@@ -222,7 +223,7 @@ class DMControlEnv:
         entries["done"] = _from_numpy(np.array([last]))
         entries["terminated"] = _from_numpy(np.array([term]))
         entries["truncated"] = _from_numpy(np.array([last and not term]))
-        return _host.with_next(td, self._td(entries))
+        return _host.with_next(td, self._td(_host.carry_key(td, entries)))
 
     def auto_reset(self, td: TensorDictBase) -> TensorDict:
         """The next step's input after ``td = env.step(...)``: ``step_mdp(td)``, a finished episode reset.

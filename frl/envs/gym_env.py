@@ -280,7 +280,7 @@ class GymEnv:
         entries["done"] = _from_numpy(np.array([term or trunc]))
         entries["terminated"] = _from_numpy(np.array([term]))
         entries["truncated"] = _from_numpy(np.array([trunc]))
-        return _host.with_next(td, self._td(entries))
+        return _host.with_next(td, self._td(_host.carry_key(td, entries)))
 
     def _step_vector(self, td: TensorDictBase) -> TensorDictBase:
         fn = self._fn_step
@@ -298,7 +298,7 @@ class GymEnv:
             entries, reset_entries = self._obs_entries(obs), None
         entries["reward"] = _from_numpy(np.asarray(reward, dtype=np.float32).reshape(self._flag_shape))
         entries.update(_host.flags(terminated, truncated, self._flag_shape))
-        nxt = self._td(entries)
+        nxt = self._td(_host.carry_key(td, entries))
         self._pending = (nxt.get("done"), reset_entries)
         return _host.with_next(td, nxt)
 
