@@ -18,7 +18,8 @@ TorchRL's rows run in its own interpreter (see ``bench/_common.py``).
 
     PYTHONPATH=. python bench/envs_host.py [--steps 3000] [--num-envs 8]   # from the repository root
 
-Timings are medians of repeated runs after warm-up.
+Each row is the best of ``--repeats`` interleaved runs after a warm-up run (the machine is shared:
+interleaving gives every row the same load, and the best run is the least disturbed one).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -33,7 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import emit, machine_line, print_table, run_comparator, time_call  # noqa: E402
+from _common import emit, machine_line, print_table, run_comparator  # noqa: E402
 
 ID = "Pendulum-v1"
 
@@ -42,16 +44,38 @@ def _pendulum_actions(steps: int, batch: tuple[int, ...] = ()) -> np.ndarray:
     return np.random.default_rng(0).uniform(-2.0, 2.0, (steps,) + batch + (1,)).astype(np.float32)
 
 
-def _rate(run, env_steps: int) -> float:
-    return env_steps / time_call(run, warmup=1, iters=1, repeats=3)
+def measure(runners: list, repeats: int) -> dict:
+    """Steps per second of each ``(key, run, env_steps)``: the best of ``repeats`` interleaved runs.
+
+    The machine is shared: interleaving exposes every row to the same load, and the best run of each
+    is the one least disturbed by other processes. Two clocks: wall time (``key``), and this
+    process's CPU time (``key + "|cpu"``), which waiting for a busy core does not inflate; the CPU
+    clock misses the work of worker processes, so multi-process rows report wall time only.
+    """
+    for _, run, _ in runners:
+        run()  # warm-up
+    best = {}
+    for _ in range(repeats):
+        for key, run, n in runners:
+            t0, c0 = time.perf_counter(), time.process_time()
+            run()
+            t1, c1 = time.perf_counter(), time.process_time()
+            best[key] = max(best.get(key, 0.0), n / (t1 - t0))
+            if not _multiprocess(key):
+                best[key + "|cpu"] = max(best.get(key + "|cpu", 0.0), n / max(c1 - c0, 1e-9))
+    return best
+
+
+def _multiprocess(key: str) -> bool:
+    return "async" in key.lower() or "Parallel" in key
 
 
 # ---- raw libraries ------------------------------------------------------------------------------
+# Each *_runners function builds its envs and returns (runners, close): runners are (key, run, env_steps).
 
-def raw_rows(steps: int, n: int) -> dict:
+def raw_runners(steps: int, n: int):
     import gymnasium as gym
 
-    out = {}
     acts = _pendulum_actions(steps)
     env = gym.make(ID)
     env.reset(seed=0)
@@ -69,129 +93,99 @@ def raw_rows(steps: int, n: int) -> dict:
             if term or trunc:
                 env.reset()
 
-    out["single|gymnasium, pre-drawn actions"] = _rate(single, steps)
-    out["single|gymnasium, action_space.sample()"] = _rate(single_sample, steps)
-
+    runners = [("single|gymnasium, pre-drawn actions", single, steps),
+               ("single|gymnasium, action_space.sample()", single_sample, steps)]
     vacts = _pendulum_actions(steps // n, (n,))
-    for mode, cls in (("sync", gym.vector.SyncVectorEnv), ("async", gym.vector.AsyncVectorEnv)):
+    venvs = []
+    for cls in (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv):
         venv = cls([lambda: gym.make(ID)] * n, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
         venv.reset(seed=0)
+        venvs.append(venv)
 
-        def vec():
+        def vec(venv=venv):
             for a in vacts:
                 venv.step(a)
 
-        out[f"vector|gymnasium {cls.__name__}, {n} envs"] = _rate(vec, len(vacts) * n)
-        venv.close()
-    return out
+        runners.append((f"vector|gymnasium {cls.__name__}, {n} envs", vec, len(vacts) * n))
 
-
-def dmc_raw_rows(steps: int) -> dict:
     from dm_control import suite
 
-    env = suite.load("cartpole", "swingup", task_kwargs={"random": 0})
-    env.reset()
-    acts = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, 1))
+    denv = suite.load("cartpole", "swingup", task_kwargs={"random": 0})
+    denv.reset()
+    dacts = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, 1))
 
-    def run():
-        for a in acts:
-            if env.step(a).last():
-                env.reset()
+    def drun():
+        for a in dacts:
+            if denv.step(a).last():
+                denv.reset()
 
-    return {"dmc|dm_control, pre-drawn actions": _rate(run, steps)}
+    runners.append(("dmc|dm_control, pre-drawn actions", drun, steps))
+    return runners, lambda: [v.close() for v in venvs]
 
 
 # ---- frl ------------------------------------------------------------------------------------------
 
-def frl_rows(steps: int, n: int) -> dict:
-    from frl import envs
-
-    out = {}
-    acts = list(torch.from_numpy(_pendulum_actions(steps)))
-    env = envs.GymEnv(ID)
+def _frl_loop(env, acts):
     state = [env.reset(seed=0)]
 
-    def single():
+    def run():
         td = state[0]
         for a in acts:
             td.set("action", a)
             td = env.auto_reset(env.step(td))
         state[0] = td
 
-    out["single|frl GymEnv, step + auto_reset"] = _rate(single, steps)
-    short = max(steps // 10, 1)  # the random policy is slow in eager mode: time fewer steps
-    out["single|frl GymEnv, rollout(policy=None) (frl.random policy)"] = _rate(
-        lambda: envs.rollout(env, None, env.reset(seed=0), short), short)
-    env.close()
+    return run
 
+
+def frl_runners(steps: int, n: int):
+    from frl import envs
+
+    env = envs.GymEnv(ID)
+    short = max(steps // 10, 1)  # the random policy is slow in eager mode: time fewer steps
+    runners = [("single|frl GymEnv, step + auto_reset", _frl_loop(env, list(torch.from_numpy(_pendulum_actions(steps)))), steps),
+               ("single|frl GymEnv, rollout(policy=None) (frl.random policy)",
+                lambda: envs.rollout(env, None, env.reset(seed=0), short), short)]
     vacts = list(torch.from_numpy(_pendulum_actions(steps // n, (n,))))
+    venvs = [env]
     for mode in ("sync", "async"):
         venv = envs.GymEnv(ID, num_envs=n, vectorize=mode)
-        vstate = [venv.reset(seed=0)]
-
-        def vec():
-            td = vstate[0]
-            for a in vacts:
-                td.set("action", a)
-                td = venv.auto_reset(venv.step(td))
-            vstate[0] = td
-
-        out[f"vector|frl GymEnv(num_envs={n}, vectorize={mode!r})"] = _rate(vec, len(vacts) * n)
-        venv.close()
-
+        venvs.append(venv)
+        runners.append((f"vector|frl GymEnv(num_envs={n}, vectorize={mode!r})", _frl_loop(venv, vacts), len(vacts) * n))
     dmc = envs.DMControlEnv("cartpole", "swingup")
     dacts = list(torch.from_numpy(np.random.default_rng(0).uniform(-1.0, 1.0, (steps, 1)).astype(np.float32)))
-    dstate = [dmc.reset(seed=0)]
-
-    def drun():
-        td = dstate[0]
-        for a in dacts:
-            td.set("action", a)
-            td = dmc.auto_reset(dmc.step(td))
-        dstate[0] = td
-
-    out["dmc|frl DMControlEnv, step + auto_reset"] = _rate(drun, steps)
-    return out
+    runners.append(("dmc|frl DMControlEnv, step + auto_reset", _frl_loop(dmc, dacts), steps))
+    return runners, lambda: [v.close() for v in venvs]
 
 
 # ---- TorchRL (runs in its own interpreter) --------------------------------------------------------
 
-def torchrl_rows(steps: int, n: int) -> dict:
+def torchrl_runners(steps: int, n: int):
     from torchrl.envs import GymEnv, ParallelEnv, SerialEnv
 
-    out = {}
-    acts = list(torch.from_numpy(_pendulum_actions(steps)))
+    def loop(env, acts):
+        env.set_seed(0)
+        state = [env.reset()]
+
+        def run():
+            td = state[0]
+            for a in acts:
+                td.set("action", a)
+                _, td = env.step_and_maybe_reset(td)
+            state[0] = td
+
+        return run
+
     env = GymEnv(ID)
-    env.set_seed(0)
-    state = [env.reset()]
-
-    def single():
-        td = state[0]
-        for a in acts:
-            td.set("action", a)
-            _, td = env.step_and_maybe_reset(td)
-        state[0] = td
-
-    out["single|TorchRL GymEnv, step_and_maybe_reset"] = _rate(single, steps)
-    out["single|TorchRL GymEnv, rollout (random policy)"] = _rate(
-        lambda: env.rollout(steps, break_when_any_done=False), steps)
-
+    runners = [("single|TorchRL GymEnv, step_and_maybe_reset", loop(env, list(torch.from_numpy(_pendulum_actions(steps)))), steps),
+               ("single|TorchRL GymEnv, rollout (random policy)", lambda: env.rollout(steps, break_when_any_done=False), steps)]
     vacts = list(torch.from_numpy(_pendulum_actions(steps // n, (n,))))
+    venvs = []
     for name, cls in (("SerialEnv", SerialEnv), ("ParallelEnv", ParallelEnv)):
         venv = cls(n, lambda: GymEnv(ID))
-        venv.set_seed(0)
-        vstate = [venv.reset()]
-
-        def vec():
-            td = vstate[0]
-            for a in vacts:
-                td.set("action", a)
-                _, td = venv.step_and_maybe_reset(td)
-            vstate[0] = td
-
-        out[f"vector|TorchRL {name}({n} x GymEnv)"] = _rate(vec, len(vacts) * n)
-        venv.close()
-    return out
+        venvs.append(venv)
+        runners.append((f"vector|TorchRL {name}({n} x GymEnv)", loop(venv, vacts), len(vacts) * n))
+    return runners, lambda: [v.close() for v in venvs]
 
 
 def main() -> None:
@@ -199,20 +193,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="env steps per timed run")
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed runs; the best is kept")
     parser.add_argument("--torchrl", action="store_true", help="run only TorchRL's rows and print JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.torchrl:
-        emit(torchrl_rows(args.steps, args.num_envs))
+        runners, close = torchrl_runners(args.steps, args.num_envs)
+        rates = measure(runners, args.repeats)
+        close()
+        emit(rates)
         return
 
     print(machine_line())
-    rates = {}
-    rates.update(frl_rows(args.steps, args.num_envs))
-    rates.update(raw_rows(args.steps, args.num_envs))
-    rates.update(dmc_raw_rows(args.steps))
+    frl_r, frl_close = frl_runners(args.steps, args.num_envs)
+    raw_r, raw_close = raw_runners(args.steps, args.num_envs)
+    # frl and the raw libraries interleaved, group by group, so that each pair shares the same load.
+    runners = sorted(frl_r + raw_r, key=lambda r: ("single", "vector", "dmc").index(r[0].split("|")[0]))
+    rates = measure(runners, args.repeats)
+    frl_close()
+    raw_close()
     trl = run_comparator(os.path.abspath(__file__), ["--steps", str(args.steps), "--num-envs", str(args.num_envs),
-                                                      "--threads", str(args.threads)])
+                                                      "--threads", str(args.threads), "--repeats", str(args.repeats)])
     rates.update(trl or {})
     best = {"single": "single|frl GymEnv, step + auto_reset",
             "vector": f"vector|frl GymEnv(num_envs={args.num_envs}, vectorize='sync')",
@@ -220,15 +221,21 @@ def main() -> None:
     titles = {"single": f"{ID}, 1 env", "vector": f"{ID}, {args.num_envs} envs", "dmc": "cartpole-swingup, 1 env"}
     rows = []
     for group in ("single", "vector", "dmc"):
-        ref = rates[best[group]]
+        ref, ref_cpu = rates[best[group]], rates[best[group] + "|cpu"]
         for key, rate in rates.items():
+            if key.endswith("|cpu"):
+                continue
             g, name = key.split("|")
             if g == group:
-                rows.append([titles[group], name, f"{rate / 1e3:.1f}", f"{ref / rate:.2f}x"])
+                cpu = rates.get(key + "|cpu")
+                rows.append([titles[group], name, f"{rate / 1e3:.1f}", f"{ref / rate:.2f}x",
+                             None if cpu is None else f"{cpu / 1e3:.1f}",
+                             None if cpu is None else f"{ref_cpu / cpu:.2f}x"])
         if trl is None and group != "dmc":
-            rows.append([titles[group], "TorchRL (interpreter not found)", None, None])
-    print_table(["env", "implementation", "k steps/s", f"frl ({best['single'].split('|')[1]} / sync) vs row"], rows)
-
+            rows.append([titles[group], "TorchRL (interpreter not found)", None, None, None, None])
+    print_table(["env", "implementation", "k steps/s (wall)", "frl / row (wall)", "k steps/s (CPU)",
+                 "frl / row (CPU)"], rows)
+    print("frl is the first row of each group (one env: GymEnv step + auto_reset; 8 envs: GymEnv sync).")
 
 if __name__ == "__main__":
     main()

@@ -190,6 +190,10 @@ def _describe(spec: Spec) -> str:
     return "finite values"
 
 
+_FLOAT_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+_INT_DTYPES = frozenset({torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64})
+
+
 def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar: bool = False):
     """A function ``(fn, tensor) -> numpy`` for one action leaf: shape, dtype kind and values checked.
 
@@ -200,6 +204,9 @@ def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar:
     inside = _np_in(spec)
     describe = _describe(spec)
     np_dtype = np.dtype(np_dtype)
+    ok_dtypes = _FLOAT_DTYPES if floating else _INT_DTYPES
+    # Every torch call costs a few us between two simulator steps (cold caches): the checks below
+    # read two attributes, and x.numpy() itself rejects CUDA tensors and tensors requiring grad.
 
     def convert(fn: str, x) -> np.ndarray:
         if not isinstance(x, torch.Tensor):
@@ -207,16 +214,17 @@ def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar:
         if x.shape != shape:
             fail(fn, f"{name} has shape {fmt_shape(x.shape)}, expected {fmt_shape(shape)} "
                      f"(batch {list(batch)} + action_spec.shape {list(spec.shape)})")
-        if x.is_floating_point() != floating or x.is_complex():
+        if x.dtype not in ok_dtypes:
             kind = "a floating" if floating else "an integer (or bool)"
             fail(fn, f"{name} has dtype {str(x.dtype).replace('torch.', '')}, expected {kind} dtype "
                      f"(action_spec.dtype is {str(spec.dtype).replace('torch.', '')})", TypeError)
-        a = x.detach() if x.requires_grad else x
-        if not a.is_cpu:
-            a = a.cpu()
+        try:
+            a = x.numpy()
+        except (TypeError, RuntimeError):  # on a device, or requires grad
+            a = x.detach().cpu().numpy()
         # astype copies: the host may keep the action it was given (Pendulum keeps its last torque),
         # which must not change when the caller later reuses its tensor.
-        a = a.numpy().astype(np_dtype)
+        a = a.astype(np_dtype)
         if value_checks_enabled() and not inside(a):
             fail(fn, f"{name} has values outside {describe} (the action spec); clip or project it first "
                      "(spec.project), or turn value checks off with frl.set_value_checks(False)")
