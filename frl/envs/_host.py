@@ -10,7 +10,7 @@ and checks actions on their numpy form against bounds cached at construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -18,7 +18,6 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import FrlKeyError, check_keys, fail, fmt_shape, value_checks_enabled
-from frl.envs.env import env_keys
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
 from frl.envs.step_mdp import _merge
 

@@ -12,7 +12,6 @@ import torch  # noqa: E402
 suite = pytest.importorskip("dm_control.suite")
 from dm_env import specs as dm_specs  # noqa: E402
 
-import frl  # noqa: E402
 from frl import envs  # noqa: E402
 from frl.envs import specs as S  # noqa: E402
 
