@@ -354,3 +354,33 @@ def test_dict_and_tuple_spaces(num_envs):
             obs, _ = ref.reset()
     with pytest.raises(TypeError, match=r"action must be a TensorDict"):
         env.step(td.clone().set("action", torch.zeros(batch + (2,))))
+
+
+@pytest.mark.parametrize("id,kwargs", [("FrozenLake-v1", {"is_slippery": True}), ("Blackjack-v1", {})])
+def test_discrete_and_tuple_observations_match_gymnasium(id, kwargs):
+    # FrozenLake observes a Discrete index; Blackjack a Tuple of three Discretes ("observation", "0" / "1" / "2").
+    ref, env = gym.make(id, **kwargs), envs.GymEnv(id, **kwargs)
+    envs.check_env(env, steps=20)
+
+    def same(td_obs, obs):
+        if isinstance(obs, tuple):
+            assert list(td_obs.keys()) == [str(i) for i in range(len(obs))]
+            for i, o in enumerate(obs):
+                assert td_obs[str(i)].dtype == torch.int64 and td_obs[str(i)].item() == o
+        else:
+            assert td_obs.shape == () and td_obs.dtype == torch.int64 and td_obs.item() == obs
+
+    obs, _ = ref.reset(seed=2)
+    td = env.reset(seed=2)
+    ends = 0
+    for a in _actions(ref.action_space, 60, 1):
+        same(td["observation"], obs)
+        out = env.step(td.set("action", torch.as_tensor(a)))
+        obs, r, term, trunc, _ = ref.step(a)
+        same(out["next", "observation"], obs)
+        assert out["next", "reward"].item() == r and out["next", "terminated"].item() == term
+        td = env.auto_reset(out)
+        if term or trunc:
+            ends += 1
+            obs, _ = ref.reset()
+    assert ends >= 2
