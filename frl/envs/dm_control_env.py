@@ -243,7 +243,7 @@ class DMControlEnv:
         except KeyError:
             check_keys(fn, td, (("next", "done"),))
         nxt = _host.next_input(td)
-        if not bool(done.any()):
+        if not (done.item() if done.numel() == 1 else bool(done.any())):
             return nxt
         entries = self._obs_entries(self.env.reset().observation)
         entries.update(_host.false_flags((1,)))
