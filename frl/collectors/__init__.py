@@ -5,6 +5,7 @@ adapters); `AsyncCollector` runs one collector per worker process and delivers b
 ready, with the policy weights broadcast to the workers through shared memory.
 """
 
+from frl.collectors.async_ import AsyncCollector, WorkerError
 from frl.collectors.sync import SyncCollector, is_host_env
 
-__all__ = ["SyncCollector", "is_host_env"]
+__all__ = ["SyncCollector", "AsyncCollector", "WorkerError", "is_host_env"]
