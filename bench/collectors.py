@@ -6,6 +6,8 @@ Every row collects CartPole-v1 transitions with auto-reset and counts frames (on
   compiled collect step (policy -> step -> bookkeeping -> auto_reset) called in a Python loop, with
   uniform random actions and with a categorical MLP actor (64x64); compile time reported apart.
 * frl SyncCollector, eager: the same step, not compiled.
+* frl SyncCollector over ``frl.envs.GymEnv`` (1 env and ``num_envs=8``, a host loop, random
+  policy compiled), where this checkout has the adapter.
 * TorchRL SyncDataCollector (random policy) over ``GymEnv("CartPole-v1")`` and over
   ``SerialEnv(8, GymEnv)``, run in TorchRL's own interpreter (see ``bench/_common.py``).
 
@@ -30,7 +32,7 @@ from _common import emit, machine_line, print_table, run_comparator, time_call  
 ID = "CartPole-v1"
 
 
-def frl_rows(n_envs: int, steps: int) -> tuple[dict, dict]:
+def frl_rows(n_envs: int, steps: int, host_frames: int) -> tuple[dict, dict]:
     import frl
     from frl.collectors import SyncCollector
 
@@ -49,6 +51,13 @@ def frl_rows(n_envs: int, steps: int) -> tuple[dict, dict]:
             if compiled:
                 compile_s[policy_name] = time.perf_counter() - t0
             rates[name] = n_envs * steps / time_call(collector.next_batch, warmup=1, iters=1, repeats=3)
+    # The host adapter, where this checkout has it: the same env as TorchRL's rows, in a host loop.
+    gym_env = getattr(frl.envs, "GymEnv", None)
+    if gym_env is not None:
+        for name, env in (("GymEnv, 1 env", gym_env(ID)), ("GymEnv(num_envs=8)", gym_env(ID, num_envs=8))):
+            collector = SyncCollector(env, None, None, frames_per_batch=host_frames, seed=0)  # policy compiled
+            rates[f"frl SyncCollector, {name}, random policy"] = host_frames / time_call(
+                collector.next_batch, warmup=1, iters=1, repeats=3)
     return rates, compile_s
 
 
@@ -79,7 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=32, help="steps per batch (frames_per_batch / envs)")
-    parser.add_argument("--torchrl-frames", type=int, default=2000, help="frames per TorchRL batch")
+    parser.add_argument("--torchrl-frames", type=int, default=2000,
+                        help="frames per batch of TorchRL and of frl's GymEnv rows")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--torchrl", action="store_true", help="run only TorchRL's rows and print JSON")
     args = parser.parse_args()
@@ -89,7 +99,7 @@ def main() -> None:
         return
 
     print(machine_line())
-    rates, compile_s = frl_rows(args.envs, args.steps)
+    rates, compile_s = frl_rows(args.envs, args.steps, args.torchrl_frames)
     trl = run_comparator(os.path.abspath(__file__), ["--torchrl-frames", str(args.torchrl_frames),
                                                       "--threads", str(args.threads)])
     rates.update(trl or {})

@@ -80,10 +80,12 @@ class AsyncCollector:
 
     Example:
         >>> import functools
-        >>> with frl.collectors.AsyncCollector(functools.partial(frl.envs.make, "CartPole-v1"), None,
-        ...         num_workers=2, frames_per_batch=256, total_frames=2048, batch_size=(8,), seed=0) as c:
-        ...     for batch in c:
-        ...         batch.shape  # torch.Size([8, 32])
+        >>> make_env = functools.partial(frl.envs.make, "CartPole-v1")
+        >>> with frl.collectors.AsyncCollector(make_env, None, num_workers=2, frames_per_batch=256,
+        ...                                    total_frames=512, batch_size=(8,), seed=0) as c:
+        ...     shapes = [batch.shape for batch in c]
+        >>> shapes
+        [torch.Size([8, 32]), torch.Size([8, 32])]
 
     References:
         TorchRL, ``torchrl.collectors.MultiaSyncDataCollector``.

@@ -96,11 +96,11 @@ class SyncCollector:
         >>> env = frl.envs.make("CartPole-v1")
         >>> actor = frl.nn.probabilistic_actor(frl.nn.mlp(4, 2), "categorical")
         >>> collector = frl.collectors.SyncCollector(
-        ...     env, actor, actor.init(frl.random.key(0)), frames_per_batch=256, total_frames=1024,
-        ...     batch_size=(16,), seed=1)
-        >>> for batch in collector:
-        ...     batch.shape  # torch.Size([16, 16])
-        ...     collector.update_policy_weights(new_params)
+        ...     env, actor, actor.init(frl.random.key(0)), frames_per_batch=256, total_frames=640,
+        ...     batch_size=(16,), seed=1, compile=False)
+        >>> [batch.shape for batch in collector]  # the last batch is cut to the budget
+        [torch.Size([16, 16]), torch.Size([16, 16]), torch.Size([16, 8])]
+        >>> collector.update_policy_weights(actor.init(frl.random.key(2)))  # used from the next batch on
 
     References:
         TorchRL, ``torchrl.collectors.SyncDataCollector``.
@@ -154,18 +154,18 @@ class SyncCollector:
 
         def collect_step(params, env_td, stats, next_traj_id, key):
             td = env.step(policy(params, env_td, key))
-            td, stats, next_traj_id = track(td, stats, next_traj_id)
+            record, stats, next_traj_id = track(td, stats, next_traj_id)
             # Only the env's own keys travel to the next step, so the step's inputs keep one structure.
             env_next = auto_reset(env, td).select(*keys)
-            return td, env_next, stats, next_traj_id
+            return td, record, env_next, stats, next_traj_id
 
         return collect_step
 
     def _host_step(self, params, env_td, stats, next_traj_id, key):
         td = self.env.step(self._policy_step(params, env_td, key))
-        td, stats, next_traj_id = track(td, stats, next_traj_id)
+        record, stats, next_traj_id = track(td, stats, next_traj_id)
         env_next = self.env.auto_reset(td).select(*self._env_keys)
-        return td, env_next, stats, next_traj_id
+        return td, record, env_next, stats, next_traj_id
 
     # ---- public API -------------------------------------------------------------------------------
 
@@ -213,14 +213,20 @@ class SyncCollector:
         keys = fr.split(fr.fold_in(self._key, self._batches), self.steps_per_batch)
         step = self._host_step if self.host else self._step
         params, env_td, stats, next_id = self._params, self._env_td, self._stats, self._next_traj_id
-        frames = []
+        frames, traj_ids, returns = [], [], []
         for t in range(steps):
-            td, env_td, stats, next_id = step(params, env_td, stats, next_id, keys[t])
+            td, (ids_t, return_t), env_td, stats, next_id = step(params, env_td, stats, next_id, keys[t])
             frames.append(td)
+            traj_ids.append(ids_t)
+            returns.append(return_t)
         self._env_td, self._stats, self._next_traj_id = env_td, stats, next_id
         self._frames += steps * self.num_envs
         self._batches += 1
-        return torch.stack(frames, dim=len(self.batch_size))
+        time_dim = len(self.batch_size)
+        batch = torch.stack(frames, dim=time_dim)
+        batch.set(("collector", "traj_ids"), torch.stack(traj_ids, dim=time_dim))
+        batch.set(("next", "episode_return"), torch.stack(returns, dim=time_dim))
+        return batch
 
     def shutdown(self) -> None:
         """Nothing to release (the API of `AsyncCollector`, so the two are interchangeable)."""
