@@ -57,6 +57,16 @@ def test_async_stateless_env_budget_versions_and_weights():
     # Updated after the first batch: at most 4 stale batches are in flight then (2 queued, 1 per
     # worker), so the last two batches must use the new weights.
     assert versions[0] == 0 and versions[-2:] == [1, 1]
+    # Each worker's episodes run on across its batches (which arrive in order): a batch starts from
+    # the previous one's last next observation, except where that step ended an episode.
+    by_worker = {}
+    for b in seen:
+        by_worker.setdefault(int(b["collector", "worker_id"].flatten()[0]), []).append(b)
+    for batches in by_worker.values():
+        for prev, cur in zip(batches, batches[1:]):
+            cont = ~prev["next", "done"][:, -1, 0]
+            assert torch.equal(cur["observation"][cont, 0], prev["next", "observation"][cont, -1])
+            assert torch.equal(cur["collector", "traj_ids"][cont, 0], prev["collector", "traj_ids"][cont, -1])
     # The two workers run their own seeds: their first batches differ.
     firsts = {}
     for b in seen:
