@@ -4,9 +4,9 @@ Everything a training loop needs is a pure function over TensorDicts, composable
 `torch.func.vmap` and `torch.compile`. See the README for a quick start.
 """
 
-from frl import buffers, envs, nn, objectives, optim, random, returns, train, tree
+from frl import buffers, collectors, envs, nn, objectives, optim, random, returns, train, tree
 from frl._checks import set_value_checks, value_checks_enabled
 
 __version__ = "0.1.0"
 
-__all__ = ["buffers", "envs", "nn", "objectives", "optim", "random", "returns", "train", "tree", "set_value_checks", "value_checks_enabled", "__version__"]
+__all__ = ["buffers", "collectors", "envs", "nn", "objectives", "optim", "random", "returns", "train", "tree", "set_value_checks", "value_checks_enabled", "__version__"]
