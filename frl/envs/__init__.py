@@ -18,6 +18,9 @@ from frl.envs.registry import make, registry
 from frl.envs.rollout import random_action, rollout
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, OneHot, Spec, Unbounded
 from frl.envs.step_mdp import step_mdp
+from frl.envs.transforms import (CatFrames, CatTensors, ClipAction, Compose, DoubleToFloat, GrayScale, KeyTransform,
+                                 NoopReset, ObservationNorm, RescaleAction, Resize, RewardScaling, RewardSum,
+                                 StepCounter, TimeLimit, ToTensorImage, Transform, TransformedEnv, Unsqueeze)
 
 __all__ = [
     "Env",
@@ -49,4 +52,23 @@ __all__ = [
     "MultiCategorical",
     "Binary",
     "Composite",
+    "TransformedEnv",
+    "Compose",
+    "Transform",
+    "KeyTransform",
+    "ObservationNorm",
+    "RewardScaling",
+    "RewardSum",
+    "StepCounter",
+    "TimeLimit",
+    "CatFrames",
+    "Resize",
+    "ToTensorImage",
+    "GrayScale",
+    "NoopReset",
+    "DoubleToFloat",
+    "CatTensors",
+    "Unsqueeze",
+    "ClipAction",
+    "RescaleAction",
 ]
