@@ -79,7 +79,7 @@ class CatFrames(Transform):
         out = next_td.copy()
         for ki, ko in zip(self.in_keys, self.out_keys):
             sk = self._state_key(ki)
-            check_keys(self.name, td, (sk,), "step's input (the frame stack comes from reset)")
+            check_keys(self.name, td, (sk,), "step's input")
             check_keys(self.name, next_td, (ki,), "step's next")
             x, stack = next_td.get(ki), td.get(sk)
             size = x.shape[self.dim]

@@ -159,7 +159,7 @@ class ObservationNorm(KeyTransform):
     def _read(self, td: TensorDictBase, key):
         nb = td.batch_dims
         km, kv, kc = self._state_keys(key)
-        check_keys(self.name, td, (km, kv, kc), "input (the running statistics come from reset)")
+        check_keys(self.name, td, (km, kv, kc), "input")
         first = (0,) * nb
         return td.get(km)[first], td.get(kv)[first], td.get(kc)[first]
 

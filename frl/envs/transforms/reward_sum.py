@@ -52,7 +52,7 @@ class RewardSum(Transform):
         return out
 
     def _step(self, td, next_td):
-        check_keys(self.name, td, self.out_keys, "step's input (the episode sums come from reset)")
+        check_keys(self.name, td, self.out_keys, "step's input")
         out = next_td.copy()
         for ki, ko in zip(self.in_keys, self.out_keys):
             check_keys(self.name, next_td, (ki,), "step's next")

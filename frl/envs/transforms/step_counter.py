@@ -48,7 +48,7 @@ class StepCounter(Transform):
         return out
 
     def _step(self, td, next_td):
-        check_keys(self.name, td, (self.step_count_key,), "step's input (the count comes from reset)")
+        check_keys(self.name, td, (self.step_count_key,), "step's input")
         count = td.get(self.step_count_key) + 1
         out = next_td.copy()
         out.set(self.step_count_key, count)
