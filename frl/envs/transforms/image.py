@@ -92,8 +92,7 @@ class Resize(KeyTransform):
         shape = tuple(spec.shape[:-3]) + (spec.shape[-3], self.w, self.h)
         if isinstance(spec, Bounded) and spec.dtype.is_floating_point:
             # Interpolation stays within the range of its inputs, so the resized bounds bound the output.
-            lo = self._interp(spec.low.unsqueeze(0))[0] if spec.low.dim() == 3 else self._interp(spec.low)
-            hi = self._interp(spec.high.unsqueeze(0))[0] if spec.high.dim() == 3 else self._interp(spec.high)
+            lo, hi = self._interp(spec.low), self._interp(spec.high)
             if self.interpolation == "bicubic":  # cubic kernels overshoot: keep the global range
                 lo, hi = torch.full(shape, float(spec.low.min())), torch.full(shape, float(spec.high.max()))
             return Bounded(lo, hi, shape, spec.dtype, spec.device)

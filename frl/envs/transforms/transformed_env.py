@@ -52,11 +52,14 @@ class Compose:
     def _bind(self, owner) -> None:
         self._owner = owner
         for t in self._items:
-            self._claim(t)
+            self._claim(t, fresh=False)
 
-    def _claim(self, t) -> None:
+    def _claim(self, t, fresh: bool = True) -> None:
         if not isinstance(t, Transform):
             fail("frl.envs.Compose", f"expected a Transform, got {type(t).__name__}", TypeError)
+        if fresh and any(u is t for u in self._items):
+            fail("frl.envs.Compose", f"{t!r} is already in this list; a transform takes one place "
+                                     "(build a second one)", ValueError)
         if self._owner is None:
             return
         if t._owner is not None and t._owner is not self._owner:

@@ -10,7 +10,7 @@ from frl import envs
 from frl._checks import FrlKeyError
 from frl.envs import (CatFrames, CatTensors, ClipAction, Compose, DoubleToFloat, NoopReset, ObservationNorm,
                       RescaleAction, RewardScaling, RewardSum, StepCounter, TimeLimit, TransformedEnv, Unsqueeze)
-from tests.envs.transforms._envs import count_env
+from tests.envs.transforms._envs import HostEnv, count_env
 
 
 def test_compose_list_operations_and_parents():
@@ -34,6 +34,11 @@ def test_compose_list_operations_and_parents():
     env2 = TransformedEnv(envs.make("CartPole-v1"), Compose(cat, StepCounter()))
     assert cat.parent.base_env is env2.base_env
     assert len(TransformedEnv(envs.make("CartPole-v1"), RewardSum()).transforms) == 1
+    with pytest.raises(ValueError, match="is already in this list"):
+        env2.transforms.append(cat)
+    # init exists where the base env has one (stateless), not over a host env; other attributes forward.
+    assert hasattr(env2, "init") and not hasattr(TransformedEnv(HostEnv(count_env()), StepCounter()), "init")
+    assert env2.dtype == torch.float32
 
 
 @pytest.mark.parametrize("case", ["pendulum", "cartpole", "float64", "count_actions", "nested"])
