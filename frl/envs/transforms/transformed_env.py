@@ -252,16 +252,17 @@ class TransformedEnv:
         return td
 
     def reset(self, key: torch.Tensor | None = None, batch_size: Sequence[int] | int = (), *,
-              seed: int | None = None) -> TensorDictBase:
+              seed: int | None = None, **kwargs) -> TensorDictBase:
         """The base env's reset, transformed (frame stacks filled, episode returns at 0, statistics started).
 
         Args:
             key, batch_size, seed: as the base env's ``reset``.
+            **kwargs: passed on to the base env's ``reset`` (e.g. GymEnv's ``options``).
 
         Returns:
             TensorDict [*B] at the transformed level, with each transform's state entries.
         """
-        return self._reset_chain(self.base_env.reset(key, batch_size, seed=seed), None)
+        return self._reset_chain(self.base_env.reset(key, batch_size, seed=seed, **kwargs), None)
 
     def _init(self, keys: torch.Tensor) -> TensorDictBase:
         """A fresh transformed episode per key (stateless base envs): ``base_env.init(keys)``, transformed."""
