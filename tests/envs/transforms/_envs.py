@@ -124,3 +124,36 @@ def count_env(**params):
 
 def pendulum(**params):
     return envs.make("Pendulum-v1", **params)
+
+
+class DictHostEnv(HostEnv):
+    """HostEnv over Pendulum with a dict observation (as GymEnv gives for a Dict space):
+    ``"angle"`` (cos, sin) and ``"velocity"`` [1], described by a Composite spec."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        high = env.observation_spec.high
+        self.observation_spec = envs.Composite({"angle": Bounded(-high[:2], high[:2], (2,)),
+                                                "velocity": Bounded(-high[2:], high[2:], (1,))})
+
+    @staticmethod
+    def _split(td):
+        obs = td.get("observation")
+        out = td.exclude("observation")
+        out.set("angle", obs[..., :2])
+        out.set("velocity", obs[..., 2:])
+        return out
+
+    def reset(self, key=None, batch_size=(), *, seed=None):
+        return self._split(super().reset(key, batch_size, seed=seed))
+
+    def step(self, td):
+        out = super().step(td)
+        out.set("next", self._split(out.get("next")))
+        return out
+
+    def auto_reset(self, td):
+        done = td.get(("next", "done"))
+        fresh = self._split(self.env.init(td.get(("next", "key"))))
+        self._state = torch.where(done, fresh.get("state"), self._state)
+        return where_td(done, fresh.exclude("state"), step_mdp(td))

@@ -82,3 +82,23 @@ def test_host_env_rollout_equals_stateless():
     assert set(a.keys(True, True)) == set(b.keys(True, True))
     for k in a.keys(True, True):
         torch.testing.assert_close(a[k], b[k], msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_dict_observation_host_env_with_cat_tensors():
+    # A Composite observation spec (a host env's Dict space): CatTensors builds the flat observation,
+    # and the run equals the stateless env's.
+    from frl.envs import CatTensors
+    from tests.envs.transforms._envs import DictHostEnv
+
+    host = TransformedEnv(DictHostEnv(envs.make("Pendulum-v1")),
+                          [CatTensors(["angle", "velocity"], out_key="observation"), RewardSum(), StepCounter(3)])
+    spec = host.observation_spec
+    # A Composite base spec stays Composite, with every entry the transforms write (as TorchRL's).
+    assert isinstance(spec, envs.Composite) and spec["observation"].shape == (3,)
+    assert list(spec.keys()) == ["observation", "episode_reward", "step_count"]
+    stateless = TransformedEnv(envs.make("Pendulum-v1"), [RewardSum(), StepCounter(3)])
+    a = envs.rollout(stateless, None, stateless.reset(seed=2, batch_size=(3,)), 5)
+    b = envs.rollout(host, None, host.reset(seed=2, batch_size=(3,)), 5)
+    for k in [("next", "observation"), "observation", ("next", "episode_reward"), ("next", "done")]:
+        torch.testing.assert_close(a[k], b[k])
+    assert "angle" not in b.keys() and bool(a["next", "done"].any())
