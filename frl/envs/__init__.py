@@ -21,6 +21,9 @@ from frl.envs.rollout import random_action, rollout
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, OneHot, Spec, Unbounded
 from frl.envs.space_specs import spec_from_dm_control, spec_from_gym_space
 from frl.envs.step_mdp import step_mdp
+from frl.envs.transforms import (CatFrames, CatTensors, ClipAction, Compose, DoubleToFloat, GrayScale, KeyTransform,
+                                 NoopReset, ObservationNorm, RescaleAction, Resize, RewardScaling, RewardSum,
+                                 StepCounter, TimeLimit, ToTensorImage, Transform, TransformedEnv, Unsqueeze)
 
 __all__ = [
     "Env",
@@ -56,4 +59,23 @@ __all__ = [
     "DMControlEnv",
     "spec_from_gym_space",
     "spec_from_dm_control",
+    "TransformedEnv",
+    "Compose",
+    "Transform",
+    "KeyTransform",
+    "ObservationNorm",
+    "RewardScaling",
+    "RewardSum",
+    "StepCounter",
+    "TimeLimit",
+    "CatFrames",
+    "Resize",
+    "ToTensorImage",
+    "GrayScale",
+    "NoopReset",
+    "DoubleToFloat",
+    "CatTensors",
+    "Unsqueeze",
+    "ClipAction",
+    "RescaleAction",
 ]
