@@ -330,12 +330,26 @@ class GymEnv:
             entries = self._obs_entries(obs)
         else:
             pending = self._pending
-            if pending is None or not (pending[0] is done or torch.equal(pending[0], done.to(pending[0].device))):
+            host_done = None if pending is None else pending[0]
+            if host_done is not None and done is not host_done:
+                done = done.to(host_done.device)
+                # A wrapper (a TimeLimit / StepCounter transform) may end more episodes than gymnasium
+                # did, never fewer: a done flag gymnasium set that td lacks means td is another step's.
+                if done.shape != host_done.shape or bool((host_done & ~done).any()):
+                    host_done = None
+            if host_done is None:
                 fail(fn, "td is not the output of this env's latest step (a vector env resets finished "
                          "episodes during its step, so only that step's output can be auto-reset)")
-            if pending[1] is None:
+            extra = done & ~host_done
+            if bool(extra.any()):
+                # Episodes ended by a wrapper: gymnasium resets just those (its reset_mask option);
+                # the observations it returns are every env's next input, reset or not.
+                obs, _ = self.env.reset(options={"reset_mask": extra.reshape(-1).numpy()})
+                entries = self._obs_entries(obs)
+            elif pending[1] is None:
                 return nxt
-            entries = pending[1]
+            else:
+                entries = pending[1]
         entries = dict(entries)
         entries.update(_host.false_flags(self._flag_shape))
         fresh = self._td(entries)

@@ -254,6 +254,31 @@ def test_vector_env_loses_and_duplicates_no_transition():
         assert sum(w[4] or w[5] for w in want) >= 1
 
 
+@pytest.mark.parametrize("vectorize", ["sync", "async"])
+def test_vector_env_under_a_shorter_time_limit_matches_gymnasium(vectorize):
+    # A StepCounter limit ends episodes gymnasium would continue: the vector GymEnv must reset just
+    # those envs (gymnasium's reset_mask). Reference: independent envs under gymnasium's TimeLimit.
+    n, steps, seed, limit = 3, 40, 4, 7
+    actions = _vector_actions(n, steps, 1)
+    env = envs.TransformedEnv(envs.GymEnv("CartPole-v1", num_envs=n, vectorize=vectorize),
+                              [envs.StepCounter(max_steps=limit)])
+    try:
+        got = _transitions_by_env(env, seed, actions)
+    finally:
+        env.close()
+    for i in range(n):
+        ref = gym.wrappers.TimeLimit(gym.make("CartPole-v1").unwrapped, max_episode_steps=limit)
+        obs, _ = ref.reset(seed=seed + i)
+        want = []
+        for a in actions[:, i]:
+            nobs, r, term, trunc, _ = ref.step(int(a))
+            want.append((torch.as_tensor(obs).tolist(), int(a), float(np.float32(r)),
+                         torch.as_tensor(nobs).tolist(), term, trunc))
+            obs = ref.reset()[0] if term or trunc else nobs
+        assert got[i] == want, f"env {i}"
+        assert sum(w[5] for w in want) >= 2
+
+
 def test_async_vector_env_equals_sync():
     actions = _vector_actions(2, 40, 2)
     with envs.GymEnv("CartPole-v1", num_envs=2, vectorize="async") as env:

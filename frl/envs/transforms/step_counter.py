@@ -20,8 +20,8 @@ class StepCounter(Transform):
     afresh. frl's stateless envs keep a ``"step_count"`` of their own for their built-in time limit;
     this transform writes the same numbers under the same key (both restart whenever an env is done).
     A limit ends episodes the base env would continue, so the base env's auto-reset must be able to
-    reset any env on request: true of the stateless envs and of a single ``GymEnv``; a vectorized
-    gymnasium env resets only the envs it ended itself.
+    reset any env on request: the stateless envs and ``GymEnv`` can (a vectorized ``GymEnv`` asks
+    gymnasium to reset just those envs, with its ``reset_mask`` option).
 
     Args:
         max_steps: the time limit, or None to count only.
