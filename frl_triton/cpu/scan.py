@@ -1,0 +1,102 @@
+"""Tensor-level calls into the compiled kernels of ``returns.c`` (CPU tensors only).
+
+Each function takes an op's arguments (every tensor of reward's shape, ``gamma`` / ``lmbda`` possibly
+expanded scalars) and returns the op's outputs, or None when the compiled library is unavailable, in
+which case the caller runs its torch implementation. Inputs are passed in place, as strided ``[T, N]``
+views (batch-major and time-major layouts need no copy); only inputs of another dtype than the
+accumulation dtype (bfloat16 / float16, or mixed dtypes) are converted first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from frl_triton._common import acc_dtype, as_output, out_like, scalar_of, time_major
+from frl_triton.cpu.build import library
+
+_DTYPE = {torch.float32: 0, torch.float64: 1}
+
+
+def _call(name: str, T: int, N: int, acc: torch.dtype, tensors, scalars) -> None:
+    """Call ``name`` on ``[T, N]`` views (None for a scalar coefficient) and the scalars."""
+    ptrs, strides = [], []
+    for x in tensors:
+        if x is None:
+            ptrs.append(None)
+            strides += [0, 0]
+            continue
+        st, sn = x.stride()
+        # A size-1 dimension's stride is arbitrary: make it the one that selects the fast loops.
+        ptrs.append(x.data_ptr())
+        strides += [1 if T == 1 else st, 1 if N == 1 else sn]
+    n = len(tensors)
+    rc = getattr(library(), name)(
+        _DTYPE[acc], T, N, (ctypes.c_void_p * n)(*ptrs), (ctypes.c_int64 * (2 * n))(*strides),
+        (ctypes.c_double * len(scalars))(*scalars))
+    if rc != 0:
+        raise RuntimeError(f"frl_triton.cpu: {name} failed with code {rc}")
+
+
+def _coef(x: torch.Tensor, acc: torch.dtype, time_dim: int) -> tuple[torch.Tensor | None, float]:
+    """A coefficient as (None, its value) when it is one expanded scalar, else (its [T, N] view, 0)."""
+    s = scalar_of(x)
+    if s is not None:
+        return None, s
+    return time_major(x.to(acc), time_dim), 0.0
+
+
+def _prepare(reward: torch.Tensor, time_dim: int, values, flags):
+    acc = acc_dtype(reward.dtype)
+    if library() is None or reward.device.type != "cpu" or acc not in _DTYPE:
+        return None
+    vals = [time_major(x.to(acc), time_dim) for x in values]
+    flg = [time_major(x.bool(), time_dim) for x in flags]
+    return acc, vals, flg
+
+
+def gae(reward, value, next_value, done, terminated, gamma, lmbda, time_dim):
+    """``(advantage, value_target)`` as `frl_triton.gae.op.gae_op`, or None (no compiled library)."""
+    prep = _prepare(reward, time_dim, (reward, value, next_value), (done, terminated))
+    if prep is None:
+        return None
+    acc, vals, flg = prep
+    g, gs = _coef(gamma, acc, time_dim)
+    lm, ls = _coef(lmbda, acc, time_dim)
+    adv, adv_tm = out_like(reward, time_dim, acc)
+    tgt, tgt_tm = out_like(reward, time_dim, acc)
+    T, N = adv_tm.shape
+    if T and N:
+        _call("frl_gae", T, N, acc, [*vals, *flg, g, lm, adv_tm, tgt_tm], [gs, ls])
+    return as_output(adv, reward, time_dim), as_output(tgt, reward, time_dim)
+
+
+def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim):
+    """Lambda-returns as `frl_triton.td_lambda.op.td_lambda_op`, or None (no compiled library)."""
+    prep = _prepare(reward, time_dim, (reward, next_value), (done, terminated))
+    if prep is None:
+        return None
+    acc, vals, flg = prep
+    g, gs = _coef(gamma, acc, time_dim)
+    lm, ls = _coef(lmbda, acc, time_dim)
+    out, out_tm = out_like(reward, time_dim, acc)
+    T, N = out_tm.shape
+    if T and N:
+        _call("frl_td_lambda", T, N, acc, [*vals, *flg, g, lm, out_tm], [gs, ls])
+    return as_output(out, reward, time_dim)
+
+
+def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar, time_dim):
+    """``(vs, pg_advantage)`` as `frl_triton.vtrace.op.vtrace_op`, or None (no compiled library)."""
+    prep = _prepare(reward, time_dim, (reward, value, next_value, log_rho), (done, terminated))
+    if prep is None:
+        return None
+    acc, vals, flg = prep
+    g, gs = _coef(gamma, acc, time_dim)
+    vs, vs_tm = out_like(reward, time_dim, acc)
+    pg, pg_tm = out_like(reward, time_dim, acc)
+    T, N = vs_tm.shape
+    if T and N:
+        _call("frl_vtrace", T, N, acc, [*vals, *flg, g, vs_tm, pg_tm], [gs, float(rho_bar), float(c_bar)])
+    return as_output(vs, reward, time_dim), as_output(pg, reward, time_dim)
