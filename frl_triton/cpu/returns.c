@@ -54,7 +54,7 @@ typedef struct {
  * Cody-Waite range reduction x = k ln2 + r, |r| <= ln2 / 2, and Cephes' degree-6 polynomial for
  * e^r: about 1 ulp. Out of range: 0 below, inf above; NaN stays NaN. */
 INLINE float exp_f32(float x) {
-    float xc = x > 88.0f ? 88.0f : (x < -87.0f ? -87.0f : x);
+    float xc = x > 88.7228f ? 88.7228f : (x < -87.3365f ? -87.3365f : x);
     float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
     float r = xc - k * 0.693359375f;
     r = r + k * 2.12194440e-4f;
@@ -65,10 +65,13 @@ INLINE float exp_f32(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23; /* 2^k */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = p * scale;
+    /* 2^k as 2^h 2^(k-h), h = k/2: each factor stays a normal float for every k in [-126, 128]. */
+    int32_t ki = (int32_t)k, h = ki / 2;
+    int32_t b1 = (h + 127) << 23, b2 = (ki - h + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float y = p * s1 * s2;
     y = x > 88.7228f ? INFINITY : y;
     return x < -87.3365f ? 0.0f : y;
 }
@@ -371,8 +374,8 @@ static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
                 for (int j = 0; j < L; j++) {
                     REAL gj = g[j];
                     REAL rho = EXP(lr[j]);
-                    REAL rc = rho < rho_bar ? rho : rho_bar;
-                    REAL cc = rho < c_bar ? rho : c_bar;
+                    REAL rc = rho > rho_bar ? rho_bar : rho; /* NaN stays NaN, as in torch.clamp */
+                    REAL cc = rho > c_bar ? c_bar : rho;
                     p[j] = rc;
                     x[j] = rc * (r[j] + (term[j] ? (REAL)0 : gj * nv[j]) - val[j]);
                     c[j] = done[j] ? (REAL)0 : gj * cc;
@@ -425,8 +428,8 @@ INLINE void SUF(vtrace_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL rho
             for (int j = 0; j < W; j++) {
                 REAL gj = g[j * s[6]];
                 REAL rho = EXP(lr[j * s[3]]);
-                REAL rc = rho < rho_bar ? rho : rho_bar;
-                REAL cc = rho < c_bar ? rho : c_bar;
+                REAL rc = rho > rho_bar ? rho_bar : rho; /* NaN stays NaN, as in torch.clamp */
+                REAL cc = rho > c_bar ? c_bar : rho;
                 int d = done[j * s[4]];
                 REAL disc = term[j * s[5]] ? (REAL)0 : gj;
                 REAL rt = r[j * s[0]], vt = val[j * s[1]], nvt = nv[j * s[2]];
