@@ -13,7 +13,7 @@ import ctypes
 
 import torch
 
-from frl_triton._common import acc_dtype, as_output, out_like, scalar_of, time_major
+from frl_triton._common import acc_dtype, out_like, scalar_of, time_major
 from frl_triton.cpu.build import library
 
 _DTYPE = {torch.float32: 0, torch.float64: 1}
@@ -47,6 +47,14 @@ def _coef(x: torch.Tensor, acc: torch.dtype, time_dim: int) -> tuple[torch.Tenso
     return time_major(x.to(acc), time_dim), 0.0
 
 
+def _result(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``y`` (allocated by `out_like`, the layout the op's fake promises) in ``like``'s dtype.
+
+    ``to`` keeps the strides of a dense tensor, so a converted bfloat16 result keeps that layout.
+    """
+    return y if y.dtype == like.dtype else y.to(like.dtype)
+
+
 def _prepare(reward: torch.Tensor, time_dim: int, values, flags):
     acc = acc_dtype(reward.dtype)
     if library() is None or reward.device.type != "cpu" or acc not in _DTYPE:
@@ -69,7 +77,7 @@ def gae(reward, value, next_value, done, terminated, gamma, lmbda, time_dim):
     T, N = adv_tm.shape
     if T and N:
         _call("frl_gae", T, N, acc, [*vals, *flg, g, lm, adv_tm, tgt_tm], [gs, ls])
-    return as_output(adv, reward, time_dim), as_output(tgt, reward, time_dim)
+    return _result(adv, reward), _result(tgt, reward)
 
 
 def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim):
@@ -84,7 +92,7 @@ def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim):
     T, N = out_tm.shape
     if T and N:
         _call("frl_td_lambda", T, N, acc, [*vals, *flg, g, lm, out_tm], [gs, ls])
-    return as_output(out, reward, time_dim)
+    return _result(out, reward)
 
 
 def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar, time_dim):
@@ -99,4 +107,4 @@ def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar,
     T, N = vs_tm.shape
     if T and N:
         _call("frl_vtrace", T, N, acc, [*vals, *flg, g, vs_tm, pg_tm], [gs, float(rho_bar), float(c_bar)])
-    return as_output(vs, reward, time_dim), as_output(pg, reward, time_dim)
+    return _result(vs, reward), _result(pg, reward)
