@@ -128,35 +128,20 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
  *              scalars: gamma, rho_bar, c_bar
  * Returns 0, or -1 for an unknown dtype. */
 
-int frl_gae(int dtype, i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) {
-    View v[9];
-    views(v, ptrs, strides, 9);
-    int mode = layout(v, 9);
-    if (dtype == 0) gae_f32(T, N, v, scalars, mode);
-    else if (dtype == 1) gae_f64(T, N, v, scalars, mode);
-    else return -1;
-    return 0;
-}
+#define ENTRY(op, n_tensors)                                                                            \
+    int frl_##op(int dtype, i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) { \
+        View v[n_tensors];                                                                             \
+        views(v, ptrs, strides, n_tensors);                                                            \
+        int mode = layout(v, n_tensors);                                                               \
+        if (dtype == 0) op##_f32(T, N, v, scalars, mode);                                              \
+        else if (dtype == 1) op##_f64(T, N, v, scalars, mode);                                         \
+        else return -1;                                                                                \
+        return 0;                                                                                      \
+    }
 
-int frl_td_lambda(int dtype, i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) {
-    View v[7];
-    views(v, ptrs, strides, 7);
-    int mode = layout(v, 7);
-    if (dtype == 0) td_lambda_f32(T, N, v, scalars, mode);
-    else if (dtype == 1) td_lambda_f64(T, N, v, scalars, mode);
-    else return -1;
-    return 0;
-}
-
-int frl_vtrace(int dtype, i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) {
-    View v[9];
-    views(v, ptrs, strides, 9);
-    int mode = layout(v, 9);
-    if (dtype == 0) vtrace_f32(T, N, v, scalars, mode);
-    else if (dtype == 1) vtrace_f64(T, N, v, scalars, mode);
-    else return -1;
-    return 0;
-}
+ENTRY(gae, 9)
+ENTRY(td_lambda, 7)
+ENTRY(vtrace, 9)
 
 #else /* the body, compiled once per REAL */
 

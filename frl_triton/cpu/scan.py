@@ -55,56 +55,38 @@ def _result(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return y if y.dtype == like.dtype else y.to(like.dtype)
 
 
-def _prepare(reward: torch.Tensor, time_dim: int, values, flags):
+def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, scalars=(), n_out: int = 1):
+    """Run kernel ``name`` on ``(*values, *flags, *coefs, *outputs)``; None without the library."""
     acc = acc_dtype(reward.dtype)
     if library() is None or reward.device.type != "cpu" or acc not in _DTYPE:
         return None
-    vals = [time_major(x.to(acc), time_dim) for x in values]
-    flg = [time_major(x.bool(), time_dim) for x in flags]
-    return acc, vals, flg
+    tensors = [time_major(x.to(acc), time_dim) for x in values]
+    tensors += [time_major(x.bool(), time_dim) for x in flags]
+    coef_scalars = []
+    for c in coefs:
+        view, value = _coef(c, acc, time_dim)
+        tensors.append(view)
+        coef_scalars.append(value)
+    outs = [out_like(reward, time_dim, acc) for _ in range(n_out)]
+    T, N = outs[0][1].shape
+    if T and N:
+        _call(name, T, N, acc, tensors + [tm for _, tm in outs], [*coef_scalars, *scalars])
+    results = tuple(_result(out, reward) for out, _ in outs)
+    return results if n_out > 1 else results[0]
 
 
 def gae(reward, value, next_value, done, terminated, gamma, lmbda, time_dim):
     """``(advantage, value_target)`` as `frl_triton.gae.op.gae_op`, or None (no compiled library)."""
-    prep = _prepare(reward, time_dim, (reward, value, next_value), (done, terminated))
-    if prep is None:
-        return None
-    acc, vals, flg = prep
-    g, gs = _coef(gamma, acc, time_dim)
-    lm, ls = _coef(lmbda, acc, time_dim)
-    adv, adv_tm = out_like(reward, time_dim, acc)
-    tgt, tgt_tm = out_like(reward, time_dim, acc)
-    T, N = adv_tm.shape
-    if T and N:
-        _call("frl_gae", T, N, acc, [*vals, *flg, g, lm, adv_tm, tgt_tm], [gs, ls])
-    return _result(adv, reward), _result(tgt, reward)
+    return _run("frl_gae", reward, time_dim, (reward, value, next_value), (done, terminated), (gamma, lmbda),
+                n_out=2)
 
 
 def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim):
     """Lambda-returns as `frl_triton.td_lambda.op.td_lambda_op`, or None (no compiled library)."""
-    prep = _prepare(reward, time_dim, (reward, next_value), (done, terminated))
-    if prep is None:
-        return None
-    acc, vals, flg = prep
-    g, gs = _coef(gamma, acc, time_dim)
-    lm, ls = _coef(lmbda, acc, time_dim)
-    out, out_tm = out_like(reward, time_dim, acc)
-    T, N = out_tm.shape
-    if T and N:
-        _call("frl_td_lambda", T, N, acc, [*vals, *flg, g, lm, out_tm], [gs, ls])
-    return _result(out, reward)
+    return _run("frl_td_lambda", reward, time_dim, (reward, next_value), (done, terminated), (gamma, lmbda))
 
 
 def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar, time_dim):
     """``(vs, pg_advantage)`` as `frl_triton.vtrace.op.vtrace_op`, or None (no compiled library)."""
-    prep = _prepare(reward, time_dim, (reward, value, next_value, log_rho), (done, terminated))
-    if prep is None:
-        return None
-    acc, vals, flg = prep
-    g, gs = _coef(gamma, acc, time_dim)
-    vs, vs_tm = out_like(reward, time_dim, acc)
-    pg, pg_tm = out_like(reward, time_dim, acc)
-    T, N = vs_tm.shape
-    if T and N:
-        _call("frl_vtrace", T, N, acc, [*vals, *flg, g, vs_tm, pg_tm], [gs, float(rho_bar), float(c_bar)])
-    return _result(vs, reward), _result(pg, reward)
+    return _run("frl_vtrace", reward, time_dim, (reward, value, next_value, log_rho), (done, terminated),
+                (gamma,), (float(rho_bar), float(c_bar)), n_out=2)
