@@ -102,8 +102,8 @@ def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
     if label != "frl (CPU op)" or build.library() is None:
         return []
     r, v, nv, lr, d, term = inputs
-    saved = build._state["lib"]
-    build._state["lib"] = None
+    saved = build._state["f32"]
+    build._state["f32"] = dict(lib=None, path=None, compiled=False)
     try:
         rows = []
         for op, fn in [
@@ -115,7 +115,7 @@ def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
             rows.append(dict(op=op, B=B, T=T, impl="frl, torch scan (no C compiler)", first=first, best=best))
         return rows
     finally:
-        build._state["lib"] = saved
+        build._state["f32"] = saved
 
 
 _COLD = """

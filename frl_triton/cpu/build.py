@@ -37,7 +37,8 @@ FLAGS = [["-O3", "-march=native"], ["-O3"]]
 BASE_FLAGS = ["-shared", "-fPIC"]
 
 _lock = threading.Lock()
-_state: dict = {}  # "lib": the loaded library or None, "path", "compiled" (built by this process)
+# per dtype ("f32", "f64"): {"lib": the loaded library or None, "path", "compiled" (by this process)}
+_state: dict = {}
 
 
 def cache_dir() -> Path:
@@ -95,17 +96,17 @@ def _build(compiler: list[str], flags: list[str], target: Path) -> str | None:
             os.unlink(tmp)
 
 
-def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+def _declare(lib: ctypes.CDLL, dtype: str) -> ctypes.CDLL:
     for name in ("frl_gae", "frl_td_lambda", "frl_vtrace"):
-        fn = getattr(lib, name)
+        fn = getattr(lib, f"{name}_{dtype}")
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p),
+        fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p),
                        ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)]
     return lib
 
 
-def _load() -> tuple[ctypes.CDLL | None, str | None, bool, str]:
-    """(library, path, compiled by this call, why it is None)."""
+def _load(dtype: str) -> tuple[ctypes.CDLL | None, str | None, bool, str]:
+    """(library, path, compiled by this call, why it is None) for dtype "f32" or "f64"."""
     compiler = find_compiler()
     if compiler is None:
         cc = os.environ.get("CC")
@@ -113,9 +114,10 @@ def _load() -> tuple[ctypes.CDLL | None, str | None, bool, str]:
     source = SOURCE.read_bytes()
     errors = []
     for flags in FLAGS:
+        flags = [*flags, f"-DFRL_{dtype.upper()}"]
         key = hashlib.sha256(b"\0".join([source, " ".join(compiler + flags + BASE_FLAGS).encode(),
                                          _cpu_id().encode()])).hexdigest()[:16]
-        path = cache_dir() / f"returns-{key}.so"
+        path = cache_dir() / f"returns-{dtype}-{key}.so"
         compiled = False
         if not path.exists():
             err = _build(compiler, flags, path)
@@ -124,26 +126,37 @@ def _load() -> tuple[ctypes.CDLL | None, str | None, bool, str]:
                 continue
             compiled = True
         try:
-            return _declare(ctypes.CDLL(str(path))), str(path), compiled, ""
+            return _declare(ctypes.CDLL(str(path)), dtype), str(path), compiled, ""
         except OSError as e:
             errors.append(f"loading {path}: {e}")
     return None, None, False, "; ".join(errors)
 
 
-def library() -> ctypes.CDLL | None:
-    """The compiled kernels (built or loaded once per process), or None with a one-time warning."""
-    if "lib" not in _state:
+def library(dtype: str = "f32") -> ctypes.CDLL | None:
+    """The kernels for ``dtype`` ("f32" or "f64"), built or loaded once per process, or None.
+
+    A library is built for the first dtype a process uses only (a first call compiles half the
+    code). Where it cannot be had, the first call warns once and every later call returns None.
+    """
+    state = _state.get(dtype)
+    if state is None:
         with _lock:
-            if "lib" not in _state:
-                lib, path, compiled, why = _load()
-                _state.update(lib=lib, path=path, compiled=compiled)
-                if lib is None:
-                    warnings.warn(f"frl: the fused CPU kernels of frl.returns are unavailable ({why}); "
-                                  f"using the slower torch implementation", RuntimeWarning, stacklevel=3)
-    return _state["lib"]
+            state = _state.get(dtype)
+            if state is None:
+                if any(s["lib"] is None for s in _state.values()):  # no compiler: no second try, warning
+                    state = dict(lib=None, path=None, compiled=False)
+                else:
+                    lib, path, compiled, why = _load(dtype)
+                    state = dict(lib=lib, path=path, compiled=compiled)
+                    if lib is None:
+                        warnings.warn(f"frl: the fused CPU kernels of frl.returns are unavailable ({why}); "
+                                      f"using the slower torch implementation", RuntimeWarning, stacklevel=3)
+                _state[dtype] = state
+    return state["lib"]
 
 
-def info() -> dict:
-    """Where the library came from: ``{"available", "path", "compiled"}`` (compiled by this process)."""
-    lib = library()
-    return {"available": lib is not None, "path": _state.get("path"), "compiled": _state.get("compiled", False)}
+def info(dtype: str = "f32") -> dict:
+    """Where ``dtype``'s library came from: ``{"available", "path", "compiled"}`` (by this process)."""
+    lib = library(dtype)
+    state = _state[dtype]
+    return {"available": lib is not None, "path": state["path"], "compiled": state["compiled"]}

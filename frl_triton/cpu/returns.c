@@ -21,8 +21,8 @@
  *   generic  any other strides: the columns loop with strided loads (correct for any layout).
  *
  * gamma and lambda are either tensors or NULL, in which case a scalar from `scalars` is used.
- * Flags (done, terminated) are 1-byte bools. The file is compiled twice over (float and double):
- * the body below the guard includes itself with REAL defined.
+ * Flags (done, terminated) are 1-byte bools. The body below the guard is instantiated for float or
+ * double by including this file again with REAL defined (one library per dtype, see FRL_F32).
  */
 
 #ifndef REAL
@@ -80,26 +80,6 @@ INLINE double exp_f64(double x) { return exp(x); }
 
 INLINE i64 min64(i64 a, i64 b) { return a < b ? a : b; }
 
-#define REAL float
-#define SUF(name) name##_f32
-#define EXP exp_f32
-#define CHUNK (CHUNK_BYTES / 4)
-#include __FILE__
-#undef REAL
-#undef SUF
-#undef EXP
-#undef CHUNK
-
-#define REAL double
-#define SUF(name) name##_f64
-#define EXP exp_f64
-#define CHUNK (CHUNK_BYTES / 8)
-#include __FILE__
-#undef REAL
-#undef SUF
-#undef EXP
-#undef CHUNK
-
 /* Loop order for a set of views: 0 rows, 1 columns, 2 generic. */
 static int layout(const View *v, int n) {
     int rows = 1, cols = 1;
@@ -119,29 +99,32 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
     }
 }
 
-/* Entry points. dtype: 0 float32, 1 float64. Tensors, in order (NULL where a scalar is used):
+/* Entry points frl_<op>_f32 (built with -DFRL_F32) and frl_<op>_f64 (-DFRL_F64), defined at the end
+ * of the body. Tensors, in order (NULL where a scalar is used):
  *   gae:       reward, value, next_value, done, terminated, gamma, lmbda, advantage, value_target
  *              scalars: gamma, lmbda
  *   td_lambda: reward, next_value, done, terminated, gamma, lmbda, returns
  *              scalars: gamma, lmbda
  *   vtrace:    reward, value, next_value, log_rho, done, terminated, gamma, vs, pg
  *              scalars: gamma, rho_bar, c_bar
- * Returns 0, or -1 for an unknown dtype. */
+ * Return 0. */
 
-#define ENTRY(op, n_tensors)                                                                            \
-    int frl_##op(int dtype, i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) { \
-        View v[n_tensors];                                                                             \
-        views(v, ptrs, strides, n_tensors);                                                            \
-        int mode = layout(v, n_tensors);                                                               \
-        if (dtype == 0) op##_f32(T, N, v, scalars, mode);                                              \
-        else if (dtype == 1) op##_f64(T, N, v, scalars, mode);                                         \
-        else return -1;                                                                                \
-        return 0;                                                                                      \
-    }
+/* One library per dtype (FRL_F32 or FRL_F64), so a first call compiles only the code it runs. */
+#ifdef FRL_F32
+#define REAL float
+#define SUF(name) name##_f32
+#define EXP exp_f32
+#define CHUNK (CHUNK_BYTES / 4)
+#include __FILE__
+#endif
 
-ENTRY(gae, 9)
-ENTRY(td_lambda, 7)
-ENTRY(vtrace, 9)
+#ifdef FRL_F64
+#define REAL double
+#define SUF(name) name##_f64
+#define EXP exp_f64
+#define CHUNK (CHUNK_BYTES / 8)
+#include __FILE__
+#endif
 
 #else /* the body, compiled once per REAL */
 
@@ -435,6 +418,20 @@ static void SUF(vtrace)(i64 T, i64 N, const View *v, const double *scalars, int 
     else if (mode == 1) SUF(vtrace_cols_impl)(T, N, v, gs, rho_bar, c_bar, 1);
     else SUF(vtrace_cols_impl)(T, N, v, gs, rho_bar, c_bar, 0);
 }
+
+/* Entry point: frl_<op>_f32 / frl_<op>_f64. */
+#define ENTRY(op, n_tensors)                                                                           \
+    int SUF(frl_##op)(i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) { \
+        View v[n_tensors];                                                                            \
+        views(v, ptrs, strides, n_tensors);                                                           \
+        SUF(op)(T, N, v, scalars, layout(v, n_tensors));                                              \
+        return 0;                                                                                     \
+    }
+
+ENTRY(gae, 9)
+ENTRY(td_lambda, 7)
+ENTRY(vtrace, 9)
+#undef ENTRY
 
 #undef ROW
 #undef STEP

@@ -16,7 +16,7 @@ import torch
 from frl_triton._common import acc_dtype, out_like, scalar_of, time_major
 from frl_triton.cpu.build import library
 
-_DTYPE = {torch.float32: 0, torch.float64: 1}
+_DTYPE = {torch.float32: "f32", torch.float64: "f64"}
 
 
 def _call(name: str, T: int, N: int, acc: torch.dtype, tensors, scalars) -> None:
@@ -32,8 +32,9 @@ def _call(name: str, T: int, N: int, acc: torch.dtype, tensors, scalars) -> None
         ptrs.append(x.data_ptr())
         strides += [1 if T == 1 else st, 1 if N == 1 else sn]
     n = len(tensors)
-    rc = getattr(library(), name)(
-        _DTYPE[acc], T, N, (ctypes.c_void_p * n)(*ptrs), (ctypes.c_int64 * (2 * n))(*strides),
+    dtype = _DTYPE[acc]
+    rc = getattr(library(dtype), f"{name}_{dtype}")(
+        T, N, (ctypes.c_void_p * n)(*ptrs), (ctypes.c_int64 * (2 * n))(*strides),
         (ctypes.c_double * len(scalars))(*scalars))
     if rc != 0:
         raise RuntimeError(f"frl_triton.cpu: {name} failed with code {rc}")
@@ -58,7 +59,7 @@ def _result(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, scalars=(), n_out: int = 1):
     """Run kernel ``name`` on ``(*values, *flags, *coefs, *outputs)``; None without the library."""
     acc = acc_dtype(reward.dtype)
-    if library() is None or reward.device.type != "cpu" or acc not in _DTYPE:
+    if reward.device.type != "cpu" or acc not in _DTYPE or library(_DTYPE[acc]) is None:
         return None
     tensors = [time_major(x.to(acc), time_dim) for x in values]
     tensors += [time_major(x.bool(), time_dim) for x in flags]
