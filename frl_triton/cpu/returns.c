@@ -8,7 +8,7 @@
  *     A_t = x_t + c_t * A_{t+1},      A_T = 0,
  *
  * where x_t and c_t are elementwise functions of the op's inputs. Every tensor is seen as a strided
- * [T, N] matrix: element (t, n) sits at p[t * st + n * sn] (strides in elements). Three loop orders:
+ * [T, N] matrix: element (t, n) sits at p[t * st + n * sn] (strides in elements). Two loop orders:
  *
  *   rows     every tensor has st == 1 (batch-major, TorchRL's [*B, T, 1]): TILE rows are scanned
  *            together, CHUNK steps at a time from the end. Per chunk, (1) x and c of each row are
@@ -18,7 +18,9 @@
  *            The scratch of a tile stays in L1.
  *   columns  every tensor has sn == 1 (time-major [T, *B]): for each t, a block of COLS columns is
  *            updated at once (vectorized across columns).
- *   generic  any other strides: the columns loop with strided loads (correct for any layout).
+ * The caller (frl_triton/cpu/scan.py) copies any input of another layout into the outputs' one; an
+ * entry point given a mix returns -1. (A strided loop for any layout would cost compile time, on
+ * the first call, for a case the callers never need to be fast.)
  *
  * gamma and lambda are either tensors or NULL, in which case a scalar from `scalars` is used.
  * Flags (done, terminated) are 1-byte bools. The body below the guard is instantiated for float or
@@ -84,7 +86,7 @@ INLINE double exp_f64(double x) { return exp(x); }
 
 INLINE i64 min64(i64 a, i64 b) { return a < b ? a : b; }
 
-/* Loop order for a set of views: 0 rows, 1 columns, 2 generic. */
+/* Loop order for a set of views: 0 rows, 1 columns, -1 neither. */
 static int layout(const View *v, int n) {
     int rows = 1, cols = 1;
     for (int i = 0; i < n; i++) {
@@ -92,7 +94,7 @@ static int layout(const View *v, int n) {
         rows &= v[i].st == 1;
         cols &= v[i].sn == 1;
     }
-    return rows ? 0 : (cols ? 1 : 2);
+    return rows ? 0 : (cols ? 1 : -1);
 }
 
 static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
@@ -111,7 +113,7 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
  *              scalars: gamma, lmbda
  *   vtrace:    reward, value, next_value, log_rho, done, terminated, gamma, vs, pg
  *              scalars: gamma, rho_bar, c_bar
- * Return 0. */
+ * Return 0, or -1 if the strides fit neither loop order. */
 
 /* One library per dtype (FRL_F32 or FRL_F64), so a first call compiles only the code it runs. */
 #ifdef FRL_F32
@@ -206,31 +208,29 @@ static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     }
 }
 
-/* The columns loop; `unit` (a constant after inlining) says every sn is 1, so that loads vectorize. */
-INLINE void SUF(gae_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL ls, int unit) {
+/* The columns loop: every sn is 1, so loads and stores vectorize across columns. */
+static void SUF(gae_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     REAL Gs[COLS], Ls[COLS]; /* the scalars, as rows to load like per-step tensors */
     for (int j = 0; j < COLS; j++) Gs[j] = gs, Ls[j] = ls;
     REAL A[COLS];
-    i64 s[9];
-    for (int k = 0; k < 9; k++) s[k] = unit || v[k].p == NULL ? 1 : v[k].sn;
     for (i64 n0 = 0; n0 < N; n0 += COLS) {
         int W = (int)min64(COLS, N - n0);
         for (int j = 0; j < W; j++) A[j] = 0;
         for (i64 t = T - 1; t >= 0; t--) {
-            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0 * s[0], *RESTRICT val = STEP(v[1], REAL, t) + n0 * s[1],
-                       *RESTRICT nv = STEP(v[2], REAL, t) + n0 * s[2];
-            const u8 *RESTRICT done = STEP(v[3], u8, t) + n0 * s[3], *RESTRICT term = STEP(v[4], u8, t) + n0 * s[4];
-            const REAL *RESTRICT g = v[5].p ? STEP(v[5], REAL, t) + n0 * s[5] : Gs;
-            const REAL *RESTRICT l = v[6].p ? STEP(v[6], REAL, t) + n0 * s[6] : Ls;
-            REAL *RESTRICT adv = OUT_STEP(v[7], t) + n0 * s[7], *RESTRICT tgt = OUT_STEP(v[8], t) + n0 * s[8];
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT val = STEP(v[1], REAL, t) + n0,
+                       *RESTRICT nv = STEP(v[2], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[3], u8, t) + n0, *RESTRICT term = STEP(v[4], u8, t) + n0;
+            const REAL *RESTRICT g = v[5].p ? STEP(v[5], REAL, t) + n0 : Gs;
+            const REAL *RESTRICT l = v[6].p ? STEP(v[6], REAL, t) + n0 : Ls;
+            REAL *RESTRICT adv = OUT_STEP(v[7], t) + n0, *RESTRICT tgt = OUT_STEP(v[8], t) + n0;
             #pragma GCC ivdep
             for (int j = 0; j < W; j++) {
-                REAL gj = g[j * s[5]], lj = l[j * s[6]];
-                REAL x = r[j * s[0]] + (term[j * s[4]] ? (REAL)0 : gj * nv[j * s[2]]) - val[j * s[1]];
-                REAL a = x + (done[j * s[3]] ? (REAL)0 : gj * lj) * A[j];
+                REAL gj = g[j], lj = l[j];
+                REAL x = r[j] + (term[j] ? (REAL)0 : gj * nv[j]) - val[j];
+                REAL a = x + (done[j] ? (REAL)0 : gj * lj) * A[j];
                 A[j] = a;
-                adv[j * s[7]] = a;
-                tgt[j * s[8]] = a + val[j * s[1]];
+                adv[j] = a;
+                tgt[j] = a + val[j];
             }
         }
     }
@@ -239,8 +239,7 @@ INLINE void SUF(gae_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL ls, in
 static void SUF(gae)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
     if (mode == 0) SUF(gae_rows)(T, N, v, gs, ls);
-    else if (mode == 1) SUF(gae_cols_impl)(T, N, v, gs, ls, 1);
-    else SUF(gae_cols_impl)(T, N, v, gs, ls, 0);
+    else SUF(gae_cols)(T, N, v, gs, ls);
 }
 
 /* --- TD(lambda): with cut_t = done_t or t = T-1 and b_t = gamma_t (1 - term_t) v'_t,
@@ -284,30 +283,28 @@ static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     }
 }
 
-INLINE void SUF(td_lambda_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL ls, int unit) {
+static void SUF(td_lambda_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     REAL Gs[COLS], Ls[COLS]; /* the scalars, as rows to load like per-step tensors */
     for (int j = 0; j < COLS; j++) Gs[j] = gs, Ls[j] = ls;
     REAL A[COLS];
-    i64 s[7];
-    for (int k = 0; k < 7; k++) s[k] = unit || v[k].p == NULL ? 1 : v[k].sn;
     for (i64 n0 = 0; n0 < N; n0 += COLS) {
         int W = (int)min64(COLS, N - n0);
         for (int j = 0; j < W; j++) A[j] = 0;
         for (i64 t = T - 1; t >= 0; t--) {
-            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0 * s[0], *RESTRICT nv = STEP(v[1], REAL, t) + n0 * s[1];
-            const u8 *RESTRICT done = STEP(v[2], u8, t) + n0 * s[2], *RESTRICT term = STEP(v[3], u8, t) + n0 * s[3];
-            const REAL *RESTRICT g = v[4].p ? STEP(v[4], REAL, t) + n0 * s[4] : Gs;
-            const REAL *RESTRICT l = v[5].p ? STEP(v[5], REAL, t) + n0 * s[5] : Ls;
-            REAL *RESTRICT out = OUT_STEP(v[6], t) + n0 * s[6];
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT nv = STEP(v[1], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[2], u8, t) + n0, *RESTRICT term = STEP(v[3], u8, t) + n0;
+            const REAL *RESTRICT g = v[4].p ? STEP(v[4], REAL, t) + n0 : Gs;
+            const REAL *RESTRICT l = v[5].p ? STEP(v[5], REAL, t) + n0 : Ls;
+            REAL *RESTRICT out = OUT_STEP(v[6], t) + n0;
             int end = t == T - 1; /* A_{t+1} is 0 here, so only x needs the cut */
             #pragma GCC ivdep
             for (int j = 0; j < W; j++) {
-                REAL gj = g[j * s[4]], lj = l[j * s[5]];
-                int cut = done[j * s[2]] | end;
-                REAL b = term[j * s[3]] ? (REAL)0 : gj * nv[j * s[1]];
-                REAL a = r[j * s[0]] + b * (cut ? (REAL)1 : 1 - lj) + (cut ? (REAL)0 : gj * lj) * A[j];
+                REAL gj = g[j], lj = l[j];
+                int cut = done[j] | end;
+                REAL b = term[j] ? (REAL)0 : gj * nv[j];
+                REAL a = r[j] + b * (cut ? (REAL)1 : 1 - lj) + (cut ? (REAL)0 : gj * lj) * A[j];
                 A[j] = a;
-                out[j * s[6]] = a;
+                out[j] = a;
             }
         }
     }
@@ -316,8 +313,7 @@ INLINE void SUF(td_lambda_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL 
 static void SUF(td_lambda)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
     if (mode == 0) SUF(td_lambda_rows)(T, N, v, gs, ls);
-    else if (mode == 1) SUF(td_lambda_cols_impl)(T, N, v, gs, ls, 1);
-    else SUF(td_lambda_cols_impl)(T, N, v, gs, ls, 0);
+    else SUF(td_lambda_cols)(T, N, v, gs, ls);
 }
 
 /* --- V-trace: rho_t = e^log_rho_t, d_t = gamma_t (1 - term_t),
@@ -380,37 +376,35 @@ static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
     }
 }
 
-INLINE void SUF(vtrace_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar, int unit) {
+static void SUF(vtrace_cols)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
     REAL Gs[COLS];
     for (int j = 0; j < COLS; j++) Gs[j] = gs;
     REAL A[COLS], VS[COLS];
-    i64 s[9];
-    for (int k = 0; k < 9; k++) s[k] = unit || v[k].p == NULL ? 1 : v[k].sn;
     for (i64 n0 = 0; n0 < N; n0 += COLS) {
         int W = (int)min64(COLS, N - n0);
         for (int j = 0; j < W; j++) A[j] = VS[j] = 0;
         for (i64 t = T - 1; t >= 0; t--) {
-            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0 * s[0], *RESTRICT val = STEP(v[1], REAL, t) + n0 * s[1],
-                       *RESTRICT nv = STEP(v[2], REAL, t) + n0 * s[2], *RESTRICT lr = STEP(v[3], REAL, t) + n0 * s[3];
-            const u8 *RESTRICT done = STEP(v[4], u8, t) + n0 * s[4], *RESTRICT term = STEP(v[5], u8, t) + n0 * s[5];
-            const REAL *RESTRICT g = v[6].p ? STEP(v[6], REAL, t) + n0 * s[6] : Gs;
-            REAL *RESTRICT vs = OUT_STEP(v[7], t) + n0 * s[7], *RESTRICT pg = OUT_STEP(v[8], t) + n0 * s[8];
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT val = STEP(v[1], REAL, t) + n0,
+                       *RESTRICT nv = STEP(v[2], REAL, t) + n0, *RESTRICT lr = STEP(v[3], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[4], u8, t) + n0, *RESTRICT term = STEP(v[5], u8, t) + n0;
+            const REAL *RESTRICT g = v[6].p ? STEP(v[6], REAL, t) + n0 : Gs;
+            REAL *RESTRICT vs = OUT_STEP(v[7], t) + n0, *RESTRICT pg = OUT_STEP(v[8], t) + n0;
             int end = t == T - 1;
             #pragma GCC ivdep
             for (int j = 0; j < W; j++) {
-                REAL gj = g[j * s[6]];
-                REAL rho = EXP(lr[j * s[3]]);
+                REAL gj = g[j];
+                REAL rho = EXP(lr[j]);
                 REAL rc = rho > rho_bar ? rho_bar : rho; /* NaN stays NaN, as in torch.clamp */
                 REAL cc = rho > c_bar ? c_bar : rho;
-                int d = done[j * s[4]];
-                REAL disc = term[j * s[5]] ? (REAL)0 : gj;
-                REAL rt = r[j * s[0]], vt = val[j * s[1]], nvt = nv[j * s[2]];
+                int d = done[j];
+                REAL disc = term[j] ? (REAL)0 : gj;
+                REAL rt = r[j], vt = val[j], nvt = nv[j];
                 REAL a = rc * (rt + disc * nvt - vt) + (d ? (REAL)0 : gj * cc) * A[j];
                 REAL following = (d | end) ? nvt : VS[j];
                 A[j] = a;
                 VS[j] = a + vt;
-                vs[j * s[7]] = a + vt;
-                pg[j * s[8]] = rc * (rt + disc * following - vt);
+                vs[j] = a + vt;
+                pg[j] = rc * (rt + disc * following - vt);
             }
         }
     }
@@ -419,8 +413,7 @@ INLINE void SUF(vtrace_cols_impl)(i64 T, i64 N, const View *v, REAL gs, REAL rho
 static void SUF(vtrace)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], rho_bar = (REAL)scalars[1], c_bar = (REAL)scalars[2];
     if (mode == 0) SUF(vtrace_rows)(T, N, v, gs, rho_bar, c_bar);
-    else if (mode == 1) SUF(vtrace_cols_impl)(T, N, v, gs, rho_bar, c_bar, 1);
-    else SUF(vtrace_cols_impl)(T, N, v, gs, rho_bar, c_bar, 0);
+    else SUF(vtrace_cols)(T, N, v, gs, rho_bar, c_bar);
 }
 
 /* Entry point: frl_<op>_f32 / frl_<op>_f64. */
@@ -428,7 +421,9 @@ static void SUF(vtrace)(i64 T, i64 N, const View *v, const double *scalars, int 
     int SUF(frl_##op)(i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) { \
         View v[n_tensors];                                                                            \
         views(v, ptrs, strides, n_tensors);                                                           \
-        SUF(op)(T, N, v, scalars, layout(v, n_tensors));                                              \
+        int mode = layout(v, n_tensors);                                                              \
+        if (mode < 0) return -1;                                                                      \
+        SUF(op)(T, N, v, scalars, mode);                                                              \
         return 0;                                                                                     \
     }
 

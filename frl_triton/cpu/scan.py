@@ -4,7 +4,8 @@ Each function takes an op's arguments (every tensor of reward's shape, ``gamma``
 expanded scalars) and returns the op's outputs, or None when the compiled library is unavailable, in
 which case the caller runs its torch implementation. Inputs are passed in place, as strided ``[T, N]``
 views (batch-major and time-major layouts need no copy); only inputs of another dtype than the
-accumulation dtype (bfloat16 / float16, or mixed dtypes) are converted first.
+accumulation dtype (bfloat16 / float16, or mixed dtypes), or of another layout than the outputs,
+are copied first.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def _result(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return y if y.dtype == like.dtype else y.to(like.dtype)
 
 
+def _fits(x: torch.Tensor, rows: bool) -> bool:
+    """Whether the ``[T, N]`` view ``x`` is laid out for the rows (or else columns) loop."""
+    T, N = x.shape
+    return (T == 1 or x.stride(0) == 1) if rows else (N == 1 or x.stride(1) == 1)
+
+
 def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, scalars=(), n_out: int = 1):
     """Run kernel ``name`` on ``(*values, *flags, *coefs, *outputs)``; None without the library."""
     acc = acc_dtype(reward.dtype)
@@ -70,6 +77,11 @@ def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, s
         coef_scalars.append(value)
     outs = [out_like(reward, time_dim, acc) for _ in range(n_out)]
     T, N = outs[0][1].shape
+    # The kernel has a loop for time-contiguous rows (st = 1) and one for batch-contiguous columns
+    # (sn = 1); the outputs have one of those layouts, and any input that differs is copied into it.
+    rows = T == 1 or outs[0][1].stride(0) == 1
+    tensors = [x if x is None or _fits(x, rows) else (x.t().contiguous().t() if rows else x.contiguous())
+               for x in tensors]
     if T and N:
         _call(name, T, N, acc, tensors + [tm for _, tm in outs], [*coef_scalars, *scalars])
     results = tuple(_result(out, reward) for out, _ in outs)
