@@ -15,7 +15,7 @@
  *            formed along its contiguous time axis (vectorized), (2) the TILE rows are scanned
  *            interleaved (TILE independent dependency chains, so the scan runs at the CPU's
  *            throughput, not at its FMA latency), (3) outputs are written along time (vectorized).
- *            The scratch of a tile stays in L1.
+ *            A tile's scratch stays in L1 or L2.
  *   columns  every tensor has sn == 1 (time-major [T, *B]): for each t, a block of COLS columns is
  *            updated at once (vectorized across columns).
  * The caller (frl_triton/cpu/scan.py) copies any input of another layout into the outputs' one; an
@@ -36,15 +36,16 @@
 typedef int64_t i64;
 typedef uint8_t u8;
 
-/* Rows loop tile: TILE rows x CHUNK_BYTES of each row's inputs. 8 x 1024 was the best of 4-32 rows
- * x 512-4096 bytes at 4096 x 256 float32 (fewer, longer runs win at T = 1024; it is close). The
+/* Rows loop tile: TILE rows x CHUNK_BYTES of each row's inputs. Measured over 4-32 rows x 512-4096
+ * bytes at 4096 x 256 and 4096 x 1024 float32: 8 x 2048 is among the best at both (long runs of
+ * each row matter more than the scratch fitting L1; 4 x 4096 wins at T = 1024 only). The
  * elementwise loops carry `#pragma GCC ivdep`: outputs are fresh tensors that never overlap the
  * inputs, and without it gcc needs more run-time alias checks than it allows and does not vectorize. */
 #ifndef TILE
 #define TILE 8
 #endif
 #ifndef CHUNK_BYTES
-#define CHUNK_BYTES 1024
+#define CHUNK_BYTES 2048
 #endif
 #define COLS 512
 #define RESTRICT __restrict__

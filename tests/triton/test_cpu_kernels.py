@@ -71,7 +71,7 @@ def _close(actual, expected, dtype):
 @given(
     layout=st.sampled_from(list(LAYOUTS)),
     n=st.integers(1, 20),  # > the kernel's tile of rows, and a ragged last tile
-    T=st.integers(1, 300),  # > the kernel's chunk of steps, and a ragged first chunk
+    T=st.integers(1, 300),  # past a float64 chunk of steps (256); longer T: test_long_sequences_cross_chunks
     dtype=st.sampled_from([torch.float32, torch.float64, torch.bfloat16]),
     pattern=st.sampled_from(["random", "truncated", "first", "last", "all", "none"]),
     per_step=st.booleans(),
@@ -98,6 +98,29 @@ def test_kernels_match_references(layout, n, T, dtype, pattern, per_step, clip, 
     ref_vs, ref_pg = vtrace_reference(r, v, nv, lr, done, term, gamma, *clip, time_dim)
     _close(vs, ref_vs, dtype)
     _close(pg, ref_pg, dtype)
+
+
+@pytest.mark.parametrize("T", [257, 513, 1100], ids=lambda t: f"T={t}")  # past 1 and 2 chunks, ragged
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("layout", ["batch-major", "time-major"])
+def test_long_sequences_cross_chunks(T, dtype, layout):
+    """The rows loop carries the scan (and V-trace's next vs) across chunks of steps."""
+    make_shape, time_dim = LAYOUTS[layout]
+    shape = make_shape(9, T)  # a full tile of rows and a partial one
+    for per_step in (False, True):
+        r, v, nv, lr, done, term, gamma, lmbda = _inputs(shape, time_dim, dtype, "random", per_step, T)
+        done &= torch.rand(shape, generator=torch.Generator().manual_seed(1)) < 0.1  # long episodes
+        term &= done
+        adv, target = scan.gae(r, v, nv, done, term, gamma, lmbda, time_dim)
+        ref_adv, ref_target = gae_reference(r, v, nv, done, term, gamma, lmbda, time_dim)
+        _close(adv, ref_adv, dtype)
+        _close(target, ref_target, dtype)
+        out = scan.td_lambda(r, nv, done, term, gamma, lmbda, time_dim)
+        _close(out, td_lambda_reference(r, nv, done, term, gamma, lmbda, time_dim), dtype)
+        vs, pg = scan.vtrace(r, v, nv, lr, done, term, gamma, 1.0, 0.9, time_dim)
+        ref_vs, ref_pg = vtrace_reference(r, v, nv, lr, done, term, gamma, 1.0, 0.9, time_dim)
+        _close(vs, ref_vs, dtype)
+        _close(pg, ref_pg, dtype)
 
 
 def test_strided_and_broadcast_inputs():
