@@ -5,6 +5,11 @@
     python bench/returns.py --quick --baseline /path/to/other/checkout --rounds 3
         # add that checkout's frl rows; alternate every source 3 times, keep each row's best
 
+frl's rows: the CPU op (the fused C kernel of frl_triton/cpu, compiled on first use) and, for
+comparison, the same calls with the C kernel switched off (the torch blocked scan used where no C
+compiler is available). The cold first call (an empty kernel cache, so it includes the C build) is
+measured at the end in a fresh process.
+
 TorchRL lives in its own virtual environment: its rows run in a subprocess with the interpreter named
 by FRL_TORCHRL_PYTHON (default /work/venv-torchrl/bin/python, skipped if absent), on inputs built from
 the same seed. Every timing is the best of several calls after a warm-up call, whose time is printed
@@ -78,12 +83,77 @@ def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "f
         ]:
             first, best = timeit(fn)
             rows.append(dict(op=op, B=B, T=T, impl=label, first=first, best=best))
+        fallback = _torch_fallback_rows(R, B, T, (r, v, nv, lr, d, term), label)
+        rows += fallback
         if T <= compile_max_T:
             torch._dynamo.reset()
             loop = torch.compile(_unrolled_gae)
             first, best = timeit(lambda: loop(r, v, nv, d, term))
             rows.append(dict(op="gae", B=B, T=T, impl="torch.compile unrolled loop", first=first, best=best))
     return rows
+
+
+def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
+    """The same calls with the compiled C kernels switched off: the torch blocked scan they replace."""
+    try:
+        from frl_triton.cpu import build
+    except ImportError:  # a baseline checkout from before the C kernels
+        return []
+    if label != "frl (CPU op)" or build.library() is None:
+        return []
+    r, v, nv, lr, d, term = inputs
+    saved = build._state["f32"]
+    build._state["f32"] = dict(lib=None, path=None, compiled=False)
+    try:
+        rows = []
+        for op, fn in [
+            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+        ]:
+            first, best = timeit(fn)
+            rows.append(dict(op=op, B=B, T=T, impl="frl, torch scan (no C compiler)", first=first, best=best))
+        return rows
+    finally:
+        build._state["f32"] = saved
+
+
+_COLD = """
+import json, sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+sys.path.insert(0, sys.argv[2])
+import frl.returns as R
+from frl_triton.cpu import build
+g = torch.Generator().manual_seed(0)
+B, T = 4096, 1024
+r, v, nv, lr = (torch.randn(B, T, 1, generator=g) for _ in range(4))
+d = torch.rand(B, T, 1, generator=g) < 0.01
+out = {}
+for op, fn in [("gae", lambda: R.gae(r, v, nv, d, gamma=0.99, lmbda=0.95)),
+               ("td_lambda", lambda: R.td_lambda_return(r, nv, d, gamma=0.99, lmbda=0.95)),
+               ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, gamma=0.99))]:
+    t0 = time.perf_counter()
+    fn()
+    out[op] = time.perf_counter() - t0
+out["compiled"] = build.info()["compiled"]
+print(json.dumps(out))
+"""
+
+
+def cold_first_calls(threads: int) -> dict | None:
+    """First calls at 4096 x 1024 in a fresh process with an empty kernel cache (so gae's includes
+    compiling the C kernels; td_lambda and vtrace then find them loaded)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, FRL_CACHE_DIR=cache)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        proc = subprocess.run([sys.executable, "-c", _COLD, str(threads), root], capture_output=True, text=True,
+                              env=env)
+    if proc.returncode != 0:
+        print("cold first call failed:\n" + proc.stderr[-2000:])
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _unrolled_gae(r, v, nv, d, term):
@@ -177,6 +247,19 @@ def print_table(rows: list[dict], bandwidth: float) -> None:
                       f"{r['best'] * 1e3:>8.2f} ms{gbs:>8.1f}{100 * gbs * 1e9 / bandwidth:>9.0f}%"
                       f"{r['best'] / floor:>8.1f}{speed:>13}")
         print()
+    print("frl (C kernel) vs TorchRL's fastest implementation of the same estimator, same run:")
+    for op in ("gae", "td_lambda", "vtrace"):
+        for B, T in sorted({(r["B"], r["T"]) for r in rows}, key=lambda s: s[0] * s[1]):
+            group = [r for r in rows if r["op"] == op and (r["B"], r["T"]) == (B, T)]
+            frl = next((r for r in group if r["impl"] == "frl (CPU op)"), None)
+            trl = [r for r in group if r["impl"].startswith("TorchRL")]
+            if frl and trl:
+                best = min(trl, key=lambda r: r["best"])
+                floor = BYTES[op] * B * T / bandwidth
+                print(f"  {op:<10}{f'{B} x {T}':>12}  frl {frl['best'] * 1e3:7.2f} ms  "
+                      f"{frl['best'] / floor:4.1f}x the bandwidth floor  "
+                      f"{best['best'] / frl['best']:6.1f}x faster than {best['impl'].split()[1]}")
+    print()
 
 
 def _best_over_rounds(rows: list[dict]) -> list[dict]:
@@ -234,6 +317,11 @@ def main() -> None:
     print("speed-up column: that row's time over frl's (how many times faster frl is); "
           "x floor: time over the bandwidth floor\n")
     print_table(rows, bandwidth)
+    cold = cold_first_calls(args.threads)
+    if cold:
+        print(f"first calls at 4096 x 1024 in a fresh process with an empty kernel cache: gae "
+              f"{cold['gae']:.2f} s ({'includes' if cold['compiled'] else 'did NOT include'} compiling the C "
+              f"kernels), then td_lambda {cold['td_lambda'] * 1e3:.1f} ms, vtrace {cold['vtrace'] * 1e3:.1f} ms")
     print(f"total bench time {time.perf_counter() - t0:.0f} s")
 
 

@@ -14,8 +14,11 @@ the shape of ``reward``. ``gamma`` and ``lmbda`` are floats, 0-d tensors or tens
 float32); results have reward's dtype.
 
 The reverse scans (GAE, TD(lambda), TD(1), V-trace) run as one custom op each: a Triton kernel for
-CUDA tensors (`frl_triton`, imported on first use) and a blocked scan on the CPU. Either way a
-compiled graph holds a single node whatever T is, and `torch.func.vmap` batches the op directly.
+CUDA tensors (`frl_triton`, imported on first use) and, on the CPU, a fused C kernel compiled on
+first use (`frl_triton.cpu`; a blocked torch scan where no C compiler is available). Either way a
+compiled graph holds a single node whatever T is, `torch.func.vmap` batches the op directly, and
+GAE / TD(lambda) / TD(1) are differentiable in reward, value and next_value, with
+``torch.autograd`` and with ``torch.func.grad``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import importlib.util
 import torch
 
 from frl._checks import check_floating, check_same_shape, check_time_dim, fail
-from frl_triton._common import acc_dtype
-from frl_triton.gae.op import gae_op
-from frl_triton.td_lambda.op import td_lambda_op
+from frl_triton._common import acc_dtype, call, differentiable
+from frl_triton.gae.op import gae_autograd, gae_op
+from frl_triton.td_lambda.op import td_lambda_autograd, td_lambda_op
 from frl_triton.vtrace.op import vtrace_op
 
 __all__ = ["gae", "td0_return", "td1_return", "td_lambda_return", "n_step_return", "vtrace"]
@@ -41,6 +44,38 @@ _HAS_TRITON = importlib.util.find_spec("triton") is not None
 
 def _use_triton(x: torch.Tensor) -> bool:
     return x.is_cuda and _HAS_TRITON
+
+
+def _gae_impl(*args):
+    if _use_triton(args[0]):
+        from frl_triton.gae.kernel import gae_triton
+
+        return gae_triton(*args)
+    return gae_op(*args)
+
+
+def _td_lambda_impl(*args):
+    if _use_triton(args[0]):
+        from frl_triton.td_lambda.kernel import td_lambda_triton
+
+        return td_lambda_triton(*args)
+    return td_lambda_op(*args)
+
+
+def _vtrace_impl(*args):
+    if _use_triton(args[0]):
+        from frl_triton.vtrace.kernel import vtrace_triton
+
+        return vtrace_triton(*args)
+    return vtrace_op(*args)
+
+
+# op name -> (implementation, autograd.Function around it or None: V-trace has no gradient)
+_OPS = {
+    "gae": (_gae_impl, differentiable("GAE", _gae_impl, *gae_autograd)),
+    "td_lambda": (_td_lambda_impl, differentiable("TDLambda", _td_lambda_impl, *td_lambda_autograd)),
+    "vtrace": (_vtrace_impl, None),
+}
 
 
 # --- argument handling ----------------------------------------------------------------------------
@@ -75,7 +110,29 @@ def _coef(fn: str, name: str, x: Scalar, reward: torch.Tensor) -> torch.Tensor:
 
 def _flags(done: torch.Tensor, terminated: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     done = done.bool()
-    return done, done if terminated is None else terminated.bool()
+    # A view, not done itself: dynamo cannot trace an autograd.Function given one tensor twice.
+    return done, done.view(done.shape) if terminated is None else terminated.bool()
+
+
+def _checked(fn: str, reward: torch.Tensor, time_dim: int, done: torch.Tensor, terminated: torch.Tensor | None,
+             **tensors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check every argument of estimator ``fn``; return ``(done, terminated)`` as bool tensors."""
+    _check_common(fn, reward, time_dim, **tensors, done=done, terminated=terminated)
+    return _flags(done, terminated)
+
+
+def _scan(op: str, fn: str, reward: torch.Tensor, tensors: dict, done: torch.Tensor,
+          terminated: torch.Tensor | None, coefs: dict, time_dim: int, extra: tuple = ()):
+    """Check the arguments of estimator ``fn`` and run the reverse-scan op ``op`` on them.
+
+    The op's arguments are ``(reward, *tensors, done, terminated, *coefs, *extra, time_dim)``. Where
+    a gradient is needed the op runs inside its autograd.Function (which torch.func.grad accepts);
+    otherwise it is called directly, so vmap and compile see the bare op.
+    """
+    done, terminated = _checked(fn, reward, time_dim, done, terminated, **tensors)
+    args = (reward, *tensors.values(), done, terminated,
+            *(_coef(fn, name, x, reward) for name, x in coefs.items()), *extra, time_dim)
+    return call(*_OPS[op], args)
 
 
 # --- estimators -----------------------------------------------------------------------------------
@@ -125,17 +182,8 @@ def gae(
         Schulman et al., "High-Dimensional Continuous Control Using Generalized Advantage
         Estimation", ICLR 2016. https://arxiv.org/abs/1506.02438
     """
-    fn = "frl.returns.gae"
-    _check_common(fn, reward, time_dim, value=value, next_value=next_value, done=done,
-                  terminated=terminated)
-    done, terminated = _flags(done, terminated)
-    args = (reward, value, next_value, done, terminated,
-            _coef(fn, "gamma", gamma, reward), _coef(fn, "lmbda", lmbda, reward), time_dim)
-    if _use_triton(reward):
-        from frl_triton.gae.kernel import gae_triton
-
-        return gae_triton(*args)
-    return gae_op(*args)
+    return _scan("gae", "frl.returns.gae", reward, dict(value=value, next_value=next_value), done, terminated,
+                 dict(gamma=gamma, lmbda=lmbda), time_dim)
 
 
 def td0_return(
@@ -169,8 +217,7 @@ def td0_return(
         Sutton, "Learning to predict by the methods of temporal differences", Machine Learning 1988.
     """
     fn = "frl.returns.td0_return"
-    _check_common(fn, reward, time_dim, next_value=next_value, done=done, terminated=terminated)
-    done, terminated = _flags(done, terminated)
+    done, terminated = _checked(fn, reward, time_dim, done, terminated, next_value=next_value)
     acc = acc_dtype(reward.dtype)
     discount_t = _coef(fn, "gamma", gamma, reward).masked_fill(terminated, 0.0)
     return torch.addcmul(reward.to(acc), discount_t, next_value.to(acc)).to(reward.dtype)
@@ -214,16 +261,8 @@ def td_lambda_return(
     References:
         Sutton & Barto, "Reinforcement Learning: An Introduction", 2nd ed., section 12.1.
     """
-    fn = "frl.returns.td_lambda_return"
-    _check_common(fn, reward, time_dim, next_value=next_value, done=done, terminated=terminated)
-    done, terminated = _flags(done, terminated)
-    args = (reward, next_value, done, terminated,
-            _coef(fn, "gamma", gamma, reward), _coef(fn, "lmbda", lmbda, reward), time_dim)
-    if _use_triton(reward):
-        from frl_triton.td_lambda.kernel import td_lambda_triton
-
-        return td_lambda_triton(*args)
-    return td_lambda_op(*args)
+    return _scan("td_lambda", "frl.returns.td_lambda_return", reward, dict(next_value=next_value), done,
+                 terminated, dict(gamma=gamma, lmbda=lmbda), time_dim)
 
 
 def td1_return(
@@ -259,16 +298,8 @@ def td1_return(
     References:
         Sutton & Barto, "Reinforcement Learning: An Introduction", 2nd ed., chapter 5.
     """
-    fn = "frl.returns.td1_return"
-    _check_common(fn, reward, time_dim, next_value=next_value, done=done, terminated=terminated)
-    done, terminated = _flags(done, terminated)
-    args = (reward, next_value, done, terminated, _coef(fn, "gamma", gamma, reward),
-            _coef(fn, "lmbda", 1.0, reward), time_dim)
-    if _use_triton(reward):
-        from frl_triton.td_lambda.kernel import td_lambda_triton
-
-        return td_lambda_triton(*args)
-    return td_lambda_op(*args)
+    return _scan("td_lambda", "frl.returns.td1_return", reward, dict(next_value=next_value), done, terminated,
+                 dict(gamma=gamma, lmbda=1.0), time_dim)
 
 
 def n_step_return(
@@ -310,10 +341,9 @@ def n_step_return(
         Sutton & Barto, "Reinforcement Learning: An Introduction", 2nd ed., chapter 7.
     """
     fn = "frl.returns.n_step_return"
-    _check_common(fn, reward, time_dim, next_value=next_value, done=done, terminated=terminated)
+    done, terminated = _checked(fn, reward, time_dim, done, terminated, next_value=next_value)
     if not isinstance(n, int) or n < 1:
         fail(fn, f"n={n!r}, expected an int >= 1")
-    done, terminated = _flags(done, terminated)
     acc = acc_dtype(reward.dtype)
     dim = time_dim % reward.dim()
     T = reward.shape[dim]
@@ -381,14 +411,5 @@ def vtrace(
         Espeholt et al., "IMPALA: Scalable Distributed Deep-RL with Importance Weighted
         Actor-Learner Architectures", ICML 2018. https://arxiv.org/abs/1802.01561
     """
-    fn = "frl.returns.vtrace"
-    _check_common(fn, reward, time_dim, value=value, next_value=next_value, log_rho=log_rho,
-                  done=done, terminated=terminated)
-    done, terminated = _flags(done, terminated)
-    args = (reward, value, next_value, log_rho, done, terminated, _coef(fn, "gamma", gamma, reward),
-            float(rho_bar), float(c_bar), time_dim)
-    if _use_triton(reward):
-        from frl_triton.vtrace.kernel import vtrace_triton
-
-        return vtrace_triton(*args)
-    return vtrace_op(*args)
+    return _scan("vtrace", "frl.returns.vtrace", reward, dict(value=value, next_value=next_value, log_rho=log_rho),
+                 done, terminated, dict(gamma=gamma), time_dim, extra=(float(rho_bar), float(c_bar)))

@@ -251,3 +251,34 @@ def make_vmap_rule(op: Callable, n_tensors: int, n_out: int) -> Callable:
         return out, (0,) * n_out if n_out > 1 else 0
 
     return rule
+
+
+# --- autograd that torch.func transforms accept ----------------------------------------------------
+
+
+def differentiable(name: str, forward: Callable, setup_context: Callable, backward: Callable) -> type:
+    """An ``autograd.Function`` running ``forward(*args)`` with an op's autograd formulas.
+
+    ``register_autograd`` alone serves plain autograd but not ``torch.func.grad`` / ``vjp`` /
+    ``jacrev``: the Function it generates internally defines no ``setup_context`` staticmethod, and
+    functorch refuses such Functions (pytorch/pytorch#168393, #179652). This Function has one, and
+    ``generate_vmap_rule`` lets vmap run through it into the op's own vmap rule. ``setup_context``
+    and ``backward`` are the ones given to the op's ``register_autograd``.
+    """
+    return type(name, (torch.autograd.Function,), {
+        "forward": staticmethod(forward),
+        "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(backward),
+        "generate_vmap_rule": True,
+    })
+
+
+def call(op: Callable, function: type | None, args: tuple):
+    """``op(*args)``, or ``function.apply(*args)`` (its `differentiable` Function) where a gradient is needed.
+
+    Calling the bare op otherwise keeps vmap and compile on the op's own rules.
+    """
+    if function is not None and torch.is_grad_enabled() and any(
+            isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        return function.apply(*args)
+    return op(*args)

@@ -1,7 +1,8 @@
 """The ``frl::gae`` custom op: the CPU path, its fake (meta) implementation and its vmap rule.
 
-The op is opaque to torch.compile, so a compiled graph holds one node for it whatever T is; its CPU
-body is the blocked reverse scan of `frl_triton._common.reverse_scan`. CUDA tensors go to the
+The op is opaque to torch.compile, so a compiled graph holds one node for it whatever T is. Its CPU
+body is the fused C kernel of `frl_triton.cpu` (one pass over memory), or, where no C compiler is
+available, the blocked reverse scan of `frl_triton._common.reverse_scan`. CUDA tensors go to the
 Triton op in `kernel.py` instead (loaded lazily, so importing frl never imports Triton).
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import (acc_dtype, as_output, keep, make_vmap_rule, out_like, scan_coef,
+from frl_triton._common import (acc_dtype, as_output, call, differentiable, keep, make_vmap_rule, out_like, scan_coef,
                                 scalar_of, scan_along)
+from frl_triton.cpu import scan as cpu_scan
 
 
 @torch.library.custom_op("frl::gae", mutates_args=())
@@ -25,6 +27,9 @@ def gae_op(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE over tensors of one shape (gamma and lmbda may be expanded views); see frl.returns.gae."""
+    fused = cpu_scan.gae(reward, value, next_value, done, terminated, gamma, lmbda, time_dim)
+    if fused is not None:
+        return fused
     acc = acc_dtype(reward.dtype)
     r_t, v_tm1, v_t = reward.to(acc), value.to(acc), next_value.to(acc)
     # x_t = r_t + gamma_t (1 - terminated_t) v_t - v_tm1 and c_t = gamma_t lambda_t (1 - done_t),
@@ -65,7 +70,8 @@ def transposed_scan(grad: torch.Tensor, c: torch.Tensor, time_dim: int) -> torch
     zero = torch.zeros((), dtype=grad.dtype, device=grad.device).expand(grad.shape)
     never = torch.zeros((), dtype=torch.bool, device=grad.device).expand(grad.shape)
     one = torch.ones((), dtype=c_rev.dtype, device=grad.device).expand(grad.shape)
-    out, _ = gae_op(g_rev, zero, zero, never, never, c_rev, one, time_dim)
+    # Through the Function where a gradient is needed (a double backward, or torch.func.grad).
+    out, _ = call(gae_op, GaeFunction, (g_rev, zero, zero, never, never, c_rev, one, time_dim))
     return out.flip(time_dim)
 
 
@@ -84,3 +90,6 @@ def _backward(ctx, grad_advantage, grad_value_target):
 
 
 gae_op.register_autograd(_backward, setup_context=_setup_context)
+# For frl.returns, which wraps whichever implementation runs (CPU op or Triton) in a Function.
+gae_autograd = (_setup_context, _backward)
+GaeFunction = differentiable("GaeFunction", gae_op, *gae_autograd)

@@ -1,4 +1,4 @@
-"""The ``frl::td_lambda`` custom op: CPU path (blocked reverse scan), fake implementation, vmap rule.
+"""The ``frl::td_lambda`` custom op: CPU path (fused C kernel, or a blocked torch scan), fake, vmap rule.
 
 TorchRL's recursion ``G_t = r_t + gamma_t [(1 - lambda_t) v_t + lambda_t (done_t ? v_t : G_{t+1})]``
 (``v_t`` the next value, zeroed where terminated; the last step bootstraps) is the linear scan
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from frl_triton.cpu import scan as cpu_scan
 from frl_triton.gae.op import transposed_scan
 from frl_triton._common import (acc_dtype, as_output, make_vmap_rule, mask_coef, out_like, scalar_of, scan_along,
                                 scan_coef)
@@ -26,6 +27,9 @@ def td_lambda_op(
     time_dim: int,
 ) -> torch.Tensor:
     """Lambda-returns over tensors of one shape; see frl.returns.td_lambda_return."""
+    fused = cpu_scan.td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim)
+    if fused is not None:
+        return fused
     acc = acc_dtype(reward.dtype)
     T = reward.shape[time_dim]
     if T == 0:
@@ -74,3 +78,4 @@ def _backward(ctx, grad_returns):
 
 
 td_lambda_op.register_autograd(_backward, setup_context=_setup_context)
+td_lambda_autograd = (_setup_context, _backward)

@@ -1,4 +1,4 @@
-"""The ``frl::vtrace`` custom op: CPU path (blocked reverse scan), fake implementation, vmap rule.
+"""The ``frl::vtrace`` custom op: CPU path (fused C kernel, or a blocked torch scan), fake, vmap rule.
 
 V-trace is the linear scan ``A_t = delta_t + c_t A_{t+1}`` on ``A = vs - v`` with
 ``delta_t = rho_t (r_t + gamma_t (1 - terminated_t) v'_t - v_t)`` and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from frl_triton.cpu import scan as cpu_scan
 from frl_triton._common import acc_dtype, as_output, keep, make_vmap_rule, mask_coef, out_like, scan_along
 
 
@@ -26,6 +27,9 @@ def vtrace_op(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """V-trace targets and policy-gradient advantages; see frl.returns.vtrace."""
+    fused = cpu_scan.vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar, time_dim)
+    if fused is not None:
+        return fused
     acc = acc_dtype(reward.dtype)
     T = reward.shape[time_dim]
     if T == 0:

@@ -1,0 +1,441 @@
+/* Fused CPU reverse scans of frl.returns: GAE, TD(lambda) and V-trace, in one pass over memory.
+ *
+ * Plain C (no torch headers): frl_triton/cpu/build.py compiles this file on first use with the
+ * system C compiler and calls the three entry points below through ctypes, on tensor data pointers.
+ *
+ * Every op solves a reverse linear recurrence over time,
+ *
+ *     A_t = x_t + c_t * A_{t+1},      A_T = 0,
+ *
+ * where x_t and c_t are elementwise functions of the op's inputs. Every tensor is seen as a strided
+ * [T, N] matrix: element (t, n) sits at p[t * st + n * sn] (strides in elements). Two loop orders:
+ *
+ *   rows     every tensor has st == 1 (batch-major, TorchRL's [*B, T, 1]): TILE rows are scanned
+ *            together, CHUNK steps at a time from the end. Per chunk, (1) x and c of each row are
+ *            formed along its contiguous time axis (vectorized), (2) the TILE rows are scanned
+ *            interleaved (TILE independent dependency chains, so the scan runs at the CPU's
+ *            throughput, not at its FMA latency), (3) outputs are written along time (vectorized).
+ *            A tile's scratch stays in L1 or L2.
+ *   columns  every tensor has sn == 1 (time-major [T, *B]): for each t, a block of COLS columns is
+ *            updated at once (vectorized across columns).
+ * The caller (frl_triton/cpu/scan.py) copies any input of another layout into the outputs' one; an
+ * entry point given a mix returns -1. (A strided loop for any layout would cost compile time, on
+ * the first call, for a case the callers never need to be fast.)
+ *
+ * gamma and lambda are either tensors or NULL, in which case a scalar from `scalars` is used.
+ * Flags (done, terminated) are 1-byte bools. The body below the guard is instantiated for float or
+ * double by including this file again with REAL defined (one library per dtype, see FRL_F32).
+ */
+
+#ifndef REAL
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef int64_t i64;
+typedef uint8_t u8;
+
+/* Rows loop tile: TILE rows x CHUNK_BYTES of each row's inputs. Measured over 4-32 rows x 512-4096
+ * bytes at 4096 x 256 and 4096 x 1024 float32: 8 x 2048 is among the best at both (long runs of
+ * each row matter more than the scratch fitting L1; 4 x 4096 wins at T = 1024 only). The
+ * elementwise loops carry `#pragma GCC ivdep`: outputs are fresh tensors that never overlap the
+ * inputs, and without it gcc needs more run-time alias checks than it allows and does not vectorize. */
+#ifndef TILE
+#define TILE 8
+#endif
+#ifndef CHUNK_BYTES
+#define CHUNK_BYTES 2048
+#endif
+#define COLS 512
+#define RESTRICT __restrict__
+#define INLINE static inline __attribute__((always_inline))
+
+/* A tensor as a [T, N] matrix. */
+typedef struct {
+    const void *p;
+    i64 st, sn;
+} View;
+
+/* exp for float, branch-free so that loops over it vectorize (libm's expf is a call per element).
+ * Cody-Waite range reduction x = k ln2 + r, |r| <= ln2 / 2, and Cephes' degree-6 polynomial for
+ * e^r: about 1 ulp. Out of range: 0 below, inf above; NaN stays NaN. */
+INLINE float exp_f32(float x) {
+    float xc = x > 88.7228f ? 88.7228f : (x < -87.3365f ? -87.3365f : x);
+    float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - k * 0.693359375f;
+    r = r + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^k as 2^h 2^(k-h), h = k/2: each factor stays a normal float for every k in [-126, 128]. */
+    int32_t ki = (int32_t)k, h = ki / 2;
+    int32_t b1 = (h + 127) << 23, b2 = (ki - h + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float y = p * s1 * s2;
+    y = x > 88.7228f ? INFINITY : y;
+    return x < -87.3365f ? 0.0f : y;
+}
+
+INLINE double exp_f64(double x) { return exp(x); }
+
+INLINE i64 min64(i64 a, i64 b) { return a < b ? a : b; }
+
+/* Loop order for a set of views: 0 rows, 1 columns, -1 neither. */
+static int layout(const View *v, int n) {
+    int rows = 1, cols = 1;
+    for (int i = 0; i < n; i++) {
+        if (v[i].p == NULL) continue;
+        rows &= v[i].st == 1;
+        cols &= v[i].sn == 1;
+    }
+    return rows ? 0 : (cols ? 1 : -1);
+}
+
+static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
+    for (int i = 0; i < n; i++) {
+        v[i].p = ptrs[i];
+        v[i].st = strides[2 * i];
+        v[i].sn = strides[2 * i + 1];
+    }
+}
+
+/* Entry points frl_<op>_f32 (built with -DFRL_F32) and frl_<op>_f64 (-DFRL_F64), defined at the end
+ * of the body. Tensors, in order (NULL where a scalar is used):
+ *   gae:       reward, value, next_value, done, terminated, gamma, lmbda, advantage, value_target
+ *              scalars: gamma, lmbda
+ *   td_lambda: reward, next_value, done, terminated, gamma, lmbda, returns
+ *              scalars: gamma, lmbda
+ *   vtrace:    reward, value, next_value, log_rho, done, terminated, gamma, vs, pg
+ *              scalars: gamma, rho_bar, c_bar
+ * Return 0, or -1 if the strides fit neither loop order. */
+
+/* One library per dtype (FRL_F32 or FRL_F64), so a first call compiles only the code it runs. */
+#ifdef FRL_F32
+#define REAL float
+#define SUF(name) name##_f32
+#define EXP exp_f32
+#define CHUNK (CHUNK_BYTES / 4)
+#include __FILE__
+#endif
+
+#ifdef FRL_F64
+#define REAL double
+#define SUF(name) name##_f64
+#define EXP exp_f64
+#define CHUNK (CHUNK_BYTES / 8)
+#include __FILE__
+#endif
+
+#else /* the body, compiled once per REAL */
+
+/* Pointer to the start of row n (rows loop: time is contiguous) or of time step t (columns loop). */
+#define ROW(view, type, n, t0) ((const type *)(view).p + (n) * (view).sn + (t0))
+#define STEP(view, type, t) ((const type *)(view).p + (t) * (view).st)
+#define OUT_ROW(view, n, t0) ((REAL *)(view).p + (n) * (view).sn + (t0))
+#define OUT_STEP(view, t) ((REAL *)(view).p + (t) * (view).st)
+
+/* Scan TILE (or fewer) rows of a chunk in place: X[i][j] <- X[i][j] + K[i][j] * X[i][j+1], entering
+ * with carry[i] on the right. With a compile-time row count the inner loop is unrolled into
+ * independent dependency chains. */
+INLINE void SUF(scan_tile)(REAL (*RESTRICT X)[CHUNK + 1], REAL (*RESTRICT K)[CHUNK], REAL *RESTRICT carry,
+                           int rows, int L) {
+    if (rows == TILE) {
+        REAL a[TILE];
+        for (int i = 0; i < TILE; i++) a[i] = carry[i];
+        for (int j = L - 1; j >= 0; j--)
+            for (int i = 0; i < TILE; i++) {
+                a[i] = X[i][j] + K[i][j] * a[i];
+                X[i][j] = a[i];
+            }
+        for (int i = 0; i < TILE; i++) carry[i] = a[i];
+    } else {
+        for (int i = 0; i < rows; i++) {
+            REAL a = carry[i];
+            for (int j = L - 1; j >= 0; j--) {
+                a = X[i][j] + K[i][j] * a;
+                X[i][j] = a;
+            }
+            carry[i] = a;
+        }
+    }
+}
+
+/* --- GAE: x_t = r_t + gamma_t (1 - term_t) v'_t - v_t, c_t = gamma_t lambda_t (1 - done_t) -------- */
+
+static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    REAL Gs[CHUNK], Ls[CHUNK]; /* the scalars, as rows to load like per-step tensors */
+    for (int j = 0; j < CHUNK; j++) Gs[j] = gs, Ls[j] = ls;
+    REAL X[TILE][CHUNK + 1], K[TILE][CHUNK];
+    for (i64 n0 = 0; n0 < N; n0 += TILE) {
+        int rows = (int)min64(TILE, N - n0);
+        REAL carry[TILE] = {0};
+        for (i64 end = T; end > 0; end -= CHUNK) {
+            i64 t0 = end > CHUNK ? end - CHUNK : 0;
+            int L = (int)(end - t0);
+            for (int i = 0; i < rows; i++) {
+                i64 n = n0 + i;
+                const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT val = ROW(v[1], REAL, n, t0),
+                           *RESTRICT nv = ROW(v[2], REAL, n, t0);
+                const u8 *RESTRICT done = ROW(v[3], u8, n, t0), *RESTRICT term = ROW(v[4], u8, n, t0);
+                const REAL *RESTRICT g = v[5].p ? ROW(v[5], REAL, n, t0) : Gs;
+                const REAL *RESTRICT l = v[6].p ? ROW(v[6], REAL, n, t0) : Ls;
+                REAL *RESTRICT x = X[i], *RESTRICT c = K[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) {
+                    x[j] = r[j] + (term[j] ? (REAL)0 : g[j] * nv[j]) - val[j];
+                    c[j] = done[j] ? (REAL)0 : g[j] * l[j];
+                }
+            }
+            SUF(scan_tile)(X, K, carry, rows, L);
+            for (int i = 0; i < rows; i++) {
+                i64 n = n0 + i;
+                const REAL *RESTRICT val = ROW(v[1], REAL, n, t0);
+                REAL *RESTRICT adv = OUT_ROW(v[7], n, t0), *RESTRICT tgt = OUT_ROW(v[8], n, t0);
+                const REAL *RESTRICT x = X[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) {
+                    adv[j] = x[j];
+                    tgt[j] = x[j] + val[j];
+                }
+            }
+        }
+    }
+}
+
+/* The columns loop: every sn is 1, so loads and stores vectorize across columns. */
+static void SUF(gae_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    REAL Gs[COLS], Ls[COLS]; /* the scalars, as rows to load like per-step tensors */
+    for (int j = 0; j < COLS; j++) Gs[j] = gs, Ls[j] = ls;
+    REAL A[COLS];
+    for (i64 n0 = 0; n0 < N; n0 += COLS) {
+        int W = (int)min64(COLS, N - n0);
+        for (int j = 0; j < W; j++) A[j] = 0;
+        for (i64 t = T - 1; t >= 0; t--) {
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT val = STEP(v[1], REAL, t) + n0,
+                       *RESTRICT nv = STEP(v[2], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[3], u8, t) + n0, *RESTRICT term = STEP(v[4], u8, t) + n0;
+            const REAL *RESTRICT g = v[5].p ? STEP(v[5], REAL, t) + n0 : Gs;
+            const REAL *RESTRICT l = v[6].p ? STEP(v[6], REAL, t) + n0 : Ls;
+            REAL *RESTRICT adv = OUT_STEP(v[7], t) + n0, *RESTRICT tgt = OUT_STEP(v[8], t) + n0;
+            #pragma GCC ivdep
+            for (int j = 0; j < W; j++) {
+                REAL gj = g[j], lj = l[j];
+                REAL x = r[j] + (term[j] ? (REAL)0 : gj * nv[j]) - val[j];
+                REAL a = x + (done[j] ? (REAL)0 : gj * lj) * A[j];
+                A[j] = a;
+                adv[j] = a;
+                tgt[j] = a + val[j];
+            }
+        }
+    }
+}
+
+static void SUF(gae)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
+    REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
+    if (mode == 0) SUF(gae_rows)(T, N, v, gs, ls);
+    else SUF(gae_cols)(T, N, v, gs, ls);
+}
+
+/* --- TD(lambda): with cut_t = done_t or t = T-1 and b_t = gamma_t (1 - term_t) v'_t,
+ *     x_t = r_t + b_t (cut_t ? 1 : 1 - lambda_t), c_t = cut_t ? 0 : gamma_t lambda_t ---------------- */
+
+static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    REAL Gs[CHUNK], Ls[CHUNK]; /* the scalars, as rows to load like per-step tensors */
+    for (int j = 0; j < CHUNK; j++) Gs[j] = gs, Ls[j] = ls;
+    REAL X[TILE][CHUNK + 1], K[TILE][CHUNK];
+    for (i64 n0 = 0; n0 < N; n0 += TILE) {
+        int rows = (int)min64(TILE, N - n0);
+        REAL carry[TILE] = {0};
+        for (i64 end = T; end > 0; end -= CHUNK) {
+            i64 t0 = end > CHUNK ? end - CHUNK : 0;
+            int L = (int)(end - t0);
+            int last = end == T ? L - 1 : -1; /* the chunk index of step T-1, if in this chunk */
+            for (int i = 0; i < rows; i++) {
+                i64 n = n0 + i;
+                const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT nv = ROW(v[1], REAL, n, t0);
+                const u8 *RESTRICT done = ROW(v[2], u8, n, t0), *RESTRICT term = ROW(v[3], u8, n, t0);
+                const REAL *RESTRICT g = v[4].p ? ROW(v[4], REAL, n, t0) : Gs;
+                const REAL *RESTRICT l = v[5].p ? ROW(v[5], REAL, n, t0) : Ls;
+                REAL *RESTRICT x = X[i], *RESTRICT c = K[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) {
+                    REAL b = term[j] ? (REAL)0 : g[j] * nv[j];
+                    x[j] = r[j] + b * (done[j] ? (REAL)1 : 1 - l[j]);
+                    c[j] = done[j] ? (REAL)0 : g[j] * l[j];
+                }
+                if (last >= 0) /* the sequence end bootstraps fully: x = r + b */
+                    x[last] = r[last] + (term[last] ? (REAL)0 : g[last] * nv[last]);
+            }
+            SUF(scan_tile)(X, K, carry, rows, L);
+            for (int i = 0; i < rows; i++) {
+                REAL *RESTRICT out = OUT_ROW(v[6], n0 + i, t0);
+                const REAL *RESTRICT x = X[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) out[j] = x[j];
+            }
+        }
+    }
+}
+
+static void SUF(td_lambda_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    REAL Gs[COLS], Ls[COLS]; /* the scalars, as rows to load like per-step tensors */
+    for (int j = 0; j < COLS; j++) Gs[j] = gs, Ls[j] = ls;
+    REAL A[COLS];
+    for (i64 n0 = 0; n0 < N; n0 += COLS) {
+        int W = (int)min64(COLS, N - n0);
+        for (int j = 0; j < W; j++) A[j] = 0;
+        for (i64 t = T - 1; t >= 0; t--) {
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT nv = STEP(v[1], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[2], u8, t) + n0, *RESTRICT term = STEP(v[3], u8, t) + n0;
+            const REAL *RESTRICT g = v[4].p ? STEP(v[4], REAL, t) + n0 : Gs;
+            const REAL *RESTRICT l = v[5].p ? STEP(v[5], REAL, t) + n0 : Ls;
+            REAL *RESTRICT out = OUT_STEP(v[6], t) + n0;
+            int end = t == T - 1; /* A_{t+1} is 0 here, so only x needs the cut */
+            #pragma GCC ivdep
+            for (int j = 0; j < W; j++) {
+                REAL gj = g[j], lj = l[j];
+                int cut = done[j] | end;
+                REAL b = term[j] ? (REAL)0 : gj * nv[j];
+                REAL a = r[j] + b * (cut ? (REAL)1 : 1 - lj) + (cut ? (REAL)0 : gj * lj) * A[j];
+                A[j] = a;
+                out[j] = a;
+            }
+        }
+    }
+}
+
+static void SUF(td_lambda)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
+    REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
+    if (mode == 0) SUF(td_lambda_rows)(T, N, v, gs, ls);
+    else SUF(td_lambda_cols)(T, N, v, gs, ls);
+}
+
+/* --- V-trace: rho_t = e^log_rho_t, d_t = gamma_t (1 - term_t),
+ *     x_t = min(rho_bar, rho_t) (r_t + d_t v'_t - v_t), c_t = gamma_t (1 - done_t) min(c_bar, rho_t);
+ *     vs_t = A_t + v_t, pg_t = min(rho_bar, rho_t) (r_t + d_t vs'_{t+1} - v_t) with vs'_{t+1} the
+ *     next value at a done or at t = T-1, else vs_{t+1} ---------------------------------------------- */
+
+static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
+    REAL Gs[CHUNK];
+    for (int j = 0; j < CHUNK; j++) Gs[j] = gs;
+    REAL X[TILE][CHUNK + 1], K[TILE][CHUNK], P[TILE][CHUNK];
+    for (i64 n0 = 0; n0 < N; n0 += TILE) {
+        int rows = (int)min64(TILE, N - n0);
+        REAL carry[TILE] = {0}, vs_after[TILE] = {0}; /* vs_after: vs at the step right of the chunk */
+        for (i64 end = T; end > 0; end -= CHUNK) {
+            i64 t0 = end > CHUNK ? end - CHUNK : 0;
+            int L = (int)(end - t0);
+            for (int i = 0; i < rows; i++) {
+                i64 n = n0 + i;
+                const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT val = ROW(v[1], REAL, n, t0),
+                           *RESTRICT nv = ROW(v[2], REAL, n, t0), *RESTRICT lr = ROW(v[3], REAL, n, t0);
+                const u8 *RESTRICT done = ROW(v[4], u8, n, t0), *RESTRICT term = ROW(v[5], u8, n, t0);
+                const REAL *RESTRICT g = v[6].p ? ROW(v[6], REAL, n, t0) : Gs;
+                REAL *RESTRICT x = X[i], *RESTRICT c = K[i], *RESTRICT p = P[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) {
+                    REAL gj = g[j];
+                    REAL rho = EXP(lr[j]);
+                    REAL rc = rho > rho_bar ? rho_bar : rho; /* NaN stays NaN, as in torch.clamp */
+                    REAL cc = rho > c_bar ? c_bar : rho;
+                    p[j] = rc;
+                    x[j] = rc * (r[j] + (term[j] ? (REAL)0 : gj * nv[j]) - val[j]);
+                    c[j] = done[j] ? (REAL)0 : gj * cc;
+                }
+            }
+            SUF(scan_tile)(X, K, carry, rows, L);
+            for (int i = 0; i < rows; i++) {
+                i64 n = n0 + i;
+                const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT val = ROW(v[1], REAL, n, t0),
+                           *RESTRICT nv = ROW(v[2], REAL, n, t0);
+                const u8 *RESTRICT done = ROW(v[4], u8, n, t0), *RESTRICT term = ROW(v[5], u8, n, t0);
+                const REAL *RESTRICT g = v[6].p ? ROW(v[6], REAL, n, t0) : Gs;
+                REAL *RESTRICT vs = OUT_ROW(v[7], n, t0), *RESTRICT pg = OUT_ROW(v[8], n, t0);
+                REAL *RESTRICT x = X[i];
+                const REAL *RESTRICT p = P[i];
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) x[j] += val[j];
+                x[L] = vs_after[i]; /* unused at t = T-1, where the next value bootstraps */
+                int last = end == T ? L - 1 : -1;
+                #pragma GCC ivdep
+                for (int j = 0; j < L; j++) {
+                    REAL gj = g[j];
+                    REAL following = (done[j] || j == last) ? nv[j] : x[j + 1];
+                    vs[j] = x[j];
+                    pg[j] = p[j] * (r[j] + (term[j] ? (REAL)0 : gj * following) - val[j]);
+                }
+                vs_after[i] = x[0];
+            }
+        }
+    }
+}
+
+static void SUF(vtrace_cols)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
+    REAL Gs[COLS];
+    for (int j = 0; j < COLS; j++) Gs[j] = gs;
+    REAL A[COLS], VS[COLS];
+    for (i64 n0 = 0; n0 < N; n0 += COLS) {
+        int W = (int)min64(COLS, N - n0);
+        for (int j = 0; j < W; j++) A[j] = VS[j] = 0;
+        for (i64 t = T - 1; t >= 0; t--) {
+            const REAL *RESTRICT r = STEP(v[0], REAL, t) + n0, *RESTRICT val = STEP(v[1], REAL, t) + n0,
+                       *RESTRICT nv = STEP(v[2], REAL, t) + n0, *RESTRICT lr = STEP(v[3], REAL, t) + n0;
+            const u8 *RESTRICT done = STEP(v[4], u8, t) + n0, *RESTRICT term = STEP(v[5], u8, t) + n0;
+            const REAL *RESTRICT g = v[6].p ? STEP(v[6], REAL, t) + n0 : Gs;
+            REAL *RESTRICT vs = OUT_STEP(v[7], t) + n0, *RESTRICT pg = OUT_STEP(v[8], t) + n0;
+            int end = t == T - 1;
+            #pragma GCC ivdep
+            for (int j = 0; j < W; j++) {
+                REAL gj = g[j];
+                REAL rho = EXP(lr[j]);
+                REAL rc = rho > rho_bar ? rho_bar : rho; /* NaN stays NaN, as in torch.clamp */
+                REAL cc = rho > c_bar ? c_bar : rho;
+                int d = done[j];
+                REAL disc = term[j] ? (REAL)0 : gj;
+                REAL rt = r[j], vt = val[j], nvt = nv[j];
+                REAL a = rc * (rt + disc * nvt - vt) + (d ? (REAL)0 : gj * cc) * A[j];
+                REAL following = (d | end) ? nvt : VS[j];
+                A[j] = a;
+                VS[j] = a + vt;
+                vs[j] = a + vt;
+                pg[j] = rc * (rt + disc * following - vt);
+            }
+        }
+    }
+}
+
+static void SUF(vtrace)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
+    REAL gs = (REAL)scalars[0], rho_bar = (REAL)scalars[1], c_bar = (REAL)scalars[2];
+    if (mode == 0) SUF(vtrace_rows)(T, N, v, gs, rho_bar, c_bar);
+    else SUF(vtrace_cols)(T, N, v, gs, rho_bar, c_bar);
+}
+
+/* Entry point: frl_<op>_f32 / frl_<op>_f64. */
+#define ENTRY(op, n_tensors)                                                                           \
+    int SUF(frl_##op)(i64 T, i64 N, void *const *ptrs, const i64 *strides, const double *scalars) { \
+        View v[n_tensors];                                                                            \
+        views(v, ptrs, strides, n_tensors);                                                           \
+        int mode = layout(v, n_tensors);                                                              \
+        if (mode < 0) return -1;                                                                      \
+        SUF(op)(T, N, v, scalars, mode);                                                              \
+        return 0;                                                                                     \
+    }
+
+ENTRY(gae, 9)
+ENTRY(td_lambda, 7)
+ENTRY(vtrace, 9)
+#undef ENTRY
+
+#undef ROW
+#undef STEP
+#undef OUT_ROW
+#undef OUT_STEP
+
+#endif
