@@ -11,6 +11,7 @@ from frl.envs.auto_reset import auto_reset, step_and_reset
 from frl.envs.check_env import check_env
 from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env, env_keys, map_keys
+from frl.envs.model_env import ModelEnv, ModelEnvParams
 from frl.envs.mountain_car import MountainCar, MountainCarParams
 from frl.envs.mountain_car_continuous import MountainCarContinuous, MountainCarContinuousParams
 from frl.envs.pendulum import Pendulum, PendulumParams
@@ -41,6 +42,8 @@ __all__ = [
     "MountainCarContinuousParams",
     "Acrobot",
     "AcrobotParams",
+    "ModelEnv",
+    "ModelEnvParams",
     "Spec",
     "Bounded",
     "Unbounded",
