@@ -54,7 +54,7 @@ class Args:
     """dynamics models in the ensemble"""
     num_cells: int = 64
     """hidden units of each model's 2 hidden layers"""
-    train_steps: int = 1500
+    train_steps: int = 600
     """gradient steps on the ensemble after each round"""
     batch_size: int = 256
     """transitions per gradient step (each member draws its own)"""
@@ -192,7 +192,7 @@ def main(args: Args) -> dict:
     report = RunReport(rounds * E * T, 1, args.out, desc="PETS Pendulum-v1", window=E)
     td = env.reset(k_env, (E,))
     frames, plan_seconds, train_seconds, gradient_steps = 0, 0.0, 0.0, 0
-    losses = []
+    losses, round_returns = [], []
     for r in range(rounds):
         # ---- one episode per env: random in the first round, MPC after ----
         mean = torch.zeros(E, H, act_dim)
@@ -209,7 +209,9 @@ def main(args: Args) -> dict:
             targets[n:n + E] = out["next", "observation"] - out["observation"]
             n, frames = n + E, frames + E
             episode_return = episode_return + out["next", "reward"]
-            report.log(frames, episode_return.reshape(1, E), out["next", "done"].reshape(1, E))
+            if t % 20 == 19 or t == T - 1:  # the progress bar, without a host sync every step
+                report.log(frames, episode_return.reshape(1, E), out["next", "done"].reshape(1, E))
+        round_returns.append(episode_return.mean().item())
         if r > 0 or args.oracle:
             plan_seconds += time.perf_counter() - t0
         if args.oracle or r == rounds - 1:
@@ -230,7 +232,7 @@ def main(args: Args) -> dict:
         train_seconds += time.perf_counter() - t0
         report.bar.set_postfix(ret=f"{report.recent_returns()[0]:.1f}", model_loss=f"{loss.mean().item():.4f}")
     return report.finish({"args": asdict(args), "real_steps": frames, "rounds": rounds,
-                          "evaluation_episodes": E, "planning_seconds": plan_seconds,
+                          "evaluation_episodes": E, "round_returns": round_returns, "planning_seconds": plan_seconds,
                           "training_seconds": train_seconds, "gradient_steps": gradient_steps,
                           "model_losses": losses})
 
