@@ -104,6 +104,13 @@ def test_vmap_over_start_states_equals_batch():
         torch.testing.assert_close(mapped[k], batched[k], msg=str(k))
 
 
+def test_reset_from_start_states_three_ways(three_ways):
+    env = learned_model()
+    outs = three_ways(lambda k, s: env.reset(k, start=s), (frl.random.key(0), starts(3, seed=0)),
+                      (frl.random.key(1), starts(3, seed=1)))
+    assert torch.equal(outs[1]["observation"], starts(3, seed=1))
+
+
 def test_step_three_ways(three_ways, assert_pure):
     env, params = learned_model(max_episode_steps=2), ensemble(2)
     tds = [envs.random_action(env, env.reset(frl.random.key(i), start=starts(3, seed=i))) for i in range(2)]
