@@ -275,7 +275,9 @@ class ModelEnv:
             fail(fn, f"batch_size {fmt_shape(batch_size)} does not match start's batch {fmt_shape(batch)}")
         if self.observe_fn is not None:
             params = self._params(fn, params)
-        return self._start_td(start, env_keys(key, batch), params, with_start=self.init_fn is None)
+        # The keys live with the states, so that random_action draws actions on the model's device.
+        keys = env_keys(key.to(start.device), batch)
+        return self._start_td(start, keys, params, with_start=self.init_fn is None)
 
     # ---- step -----------------------------------------------------------------------------------
 
