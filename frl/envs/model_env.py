@@ -88,6 +88,9 @@ class ModelEnv:
         init_fn: ``(key [2]) -> state [*S]``, the start distribution of one env, as `frl.envs.Env`'s
             ``_init_state``; optional (imagination starts from given states, see `reset`).
         max_episode_steps: the imagination horizon (``truncated`` at this step count); ``None``: none.
+        stochastic: ``dynamics_fn`` samples: it takes a fourth argument, ``key`` [*B, 2] (one
+            `frl.random` key per env, split off each env's ``"key"``, which then advances), e.g. to
+            draw from a probabilistic model's predicted Gaussian (PETS, MBPO).
         reward_spec: defaults to ``Unbounded((1,), observation_spec.dtype)``.
         name: used in error messages (``frl.envs.<name>.step: ...``).
         params: model params to bind at construction (see `bind`). ``None`` means unbound; a
@@ -111,7 +114,7 @@ class ModelEnv:
     def __init__(self, dynamics_fn: Callable, reward_fn: Callable, done_fn: Callable | None = None, *,
                  observation_spec: Spec, action_spec: Spec, observe_fn: Callable | None = None,
                  state_spec: Spec | None = None, init_fn: Callable | None = None,
-                 max_episode_steps: int | None = None, reward_spec: Spec | None = None,
+                 max_episode_steps: int | None = None, stochastic: bool = False, reward_spec: Spec | None = None,
                  name: str = "ModelEnv", params: Any = None):
         fn = f"frl.envs.{name}"
         for arg, f in (("dynamics_fn", dynamics_fn), ("reward_fn", reward_fn)):
@@ -133,6 +136,7 @@ class ModelEnv:
         if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
             fail(fn, f"max_episode_steps must be a positive int or None, got {max_episode_steps!r}")
         self.dynamics_fn, self.reward_fn, self.done_fn = dynamics_fn, reward_fn, done_fn
+        self.stochastic = bool(stochastic)
         self.observe_fn, self.init_fn = observe_fn, init_fn
         self.observation_spec, self.action_spec = observation_spec, action_spec
         self.state_spec = observation_spec if state_spec is None else state_spec
@@ -193,13 +197,15 @@ class ModelEnv:
 
     def _start_td(self, state: torch.Tensor, keys: torch.Tensor, params: Any, with_start: bool) -> TensorDict:
         batch = tuple(keys.shape[:-1])
+        # The keys in the order that step_mdp / auto_reset give them after a step: a compiled step
+        # guards on the key order, and would recompile once if reset's order differed.
         entries = {}
-        if self.observe_fn is not None:
-            entries["observation"] = self.observe_fn(params, state)
-        entries[self.state_key] = state
         if with_start:
             # A copy, not the same tensor: a compiled step would guard on the aliasing of its inputs.
             entries["start"] = state.clone()
+        if self.observe_fn is not None:
+            entries["observation"] = self.observe_fn(params, state)
+        entries[self.state_key] = state
         entries["step_count"] = torch.zeros(batch + (1,), dtype=torch.int64, device=state.device)
         entries["key"] = keys
         entries.update(self._flags(batch, state.device))
@@ -325,7 +331,13 @@ class ModelEnv:
                     note=f"batch {list(batch)} + action_spec.shape {list(self.action_spec.shape)}")
         action = check_values(fn, "action", action, self.action_spec.is_in(action), "action_spec")
 
-        next_state = self.dynamics_fn(params, state, action)
+        key = td.get("key")
+        if self.stochastic:
+            # Each env splits its own key: one half for the model's draw, the other carried on.
+            model_key, key = map_keys(lambda k: tuple(fr.split(k)), key)
+            next_state = self.dynamics_fn(params, state, action, model_key)
+        else:
+            next_state = self.dynamics_fn(params, state, action)
         self._check_state(fn, "dynamics_fn's output", next_state, batch)
         reward = self._per_env(fn, "reward_fn's output", self.reward_fn(params, state, action, next_state), batch)
         check_floating(fn, "reward_fn's output", reward)
@@ -345,7 +357,7 @@ class ModelEnv:
         if self.observe_fn is not None:
             entries["observation"] = self.observe_fn(params, next_state)
         entries[self.state_key] = next_state
-        entries.update(step_count=step_count, key=td.get("key"), reward=reward,
+        entries.update(step_count=step_count, key=key, reward=reward,
                        done=terminated | truncated, terminated=terminated, truncated=truncated)
         out = td.copy()
         out.set("next", TensorDict(entries, batch_size=batch))

@@ -95,6 +95,33 @@ def test_vmap_over_five_models_equals_loop():
     assert bool(batched["next", "truncated"].any())
 
 
+def noisy_model():
+    """A stochastic model: the learned mean plus Gaussian noise drawn from each env's key."""
+    def dynamics(p, s, a, key):
+        noise = envs.map_keys(lambda k: frl.random.normal(k, (3,)), key)
+        return s + NET.apply(p, torch.cat([s, a], -1)) + 0.1 * noise
+    return envs.ModelEnv(dynamics, lambda p, s, a, s2: -(s2**2).sum(-1), observation_spec=envs.Unbounded((3,)),
+                         action_spec=envs.Bounded(-2.0, 2.0, (1,)), max_episode_steps=3, stochastic=True)
+
+
+def test_stochastic_model_draws_from_each_envs_key(three_ways):
+    env, params = noisy_model(), frl.tree.index(ensemble(1), 0)
+    td = envs.random_action(env, env.reset(frl.random.key(0), start=starts()))
+    out = env.step(td, params)
+    mean = td["observation"] + NET.apply(params, torch.cat([td["observation"], td["action"]], -1))
+    # The noise is that of the first half of each env's key; the second half is carried on.
+    halves = torch.stack([frl.random.split(k) for k in td["key"]])
+    noise = torch.stack([frl.random.normal(h[0], (3,)) for h in halves])
+    torch.testing.assert_close(out["next", "observation"], mean + 0.1 * noise)
+    assert torch.equal(out["next", "key"], halves[:, 1])
+    # Same input, same draw; the next step draws anew.
+    assert torch.equal(env.step(td, params)["next", "observation"], out["next", "observation"])
+    # The second input comes from auto_reset, the first from reset: no recompile between them.
+    td2 = envs.random_action(env, envs.auto_reset(env.bind(params), out))
+    assert list(td2.keys()) == list(td.keys())
+    three_ways(env.step, (td, params), (td2, params))
+
+
 def test_vmap_over_start_states_equals_batch():
     env, params = learned_model(max_episode_steps=3), frl.tree.index(ensemble(2), 0)
     td = envs.random_action(env, env.reset(frl.random.key(0), start=starts(5)))
