@@ -148,10 +148,10 @@ def test_step_three_ways(three_ways, assert_pure):
 
 def test_rollout_over_ensemble_three_ways(three_ways):
     # The imagination rollout: bound inside the function, vmapped over models (shared start states),
-    # with auto-reset from the start states after the 2-step horizon.
-    env, params = learned_model(max_episode_steps=2), ensemble(3)
+    # with auto-reset from the start states after the 1-step horizon.
+    env, params = learned_model(max_episode_steps=1), ensemble(3)
     td = env.reset(frl.random.key(0), start=starts(3))
-    outs = three_ways(lambda p, t: envs.rollout(env.bind(p), None, t, 3),
+    outs = three_ways(lambda p, t: envs.rollout(env.bind(p), None, t, 2),
                       *[(frl.tree.index(params, i), td) for i in range(3)], in_dims=(0, None), compile_vmap=True)
     assert bool(outs[0]["next", "done"].any())
 
