@@ -28,6 +28,9 @@ key (for `random_action` and `init_fn`); ``"done"`` / ``"terminated"`` / ``"trun
 follow TorchRL: ``terminated`` from ``done_fn``, ``truncated`` when ``step_count`` reaches
 ``max_episode_steps`` (the imagination horizon), ``done = terminated | truncated``.
 
+A stochastic model (``stochastic=True``) draws from a key that `step` splits off each env's
+``"key"``, so an imagined trajectory is reproducible from its start TensorDict.
+
 Reset for imagination starts from given states (``reset(key, start=observations)``, e.g. a batch of
 real observations from a replay buffer) rather than from an init distribution; an ``init_fn`` may be
 given as well, for envs that should also reset like ordinary ones. Without ``init_fn``, auto-reset
