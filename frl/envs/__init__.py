@@ -13,6 +13,7 @@ from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.env import Env, env_keys, map_keys
 from frl.envs.gym_env import GymEnv
 from frl.envs.dm_control_env import DMControlEnv
+from frl.envs.model_env import ModelEnv, ModelEnvParams
 from frl.envs.mountain_car import MountainCar, MountainCarParams
 from frl.envs.mountain_car_continuous import MountainCarContinuous, MountainCarContinuousParams
 from frl.envs.pendulum import Pendulum, PendulumParams
@@ -47,6 +48,8 @@ __all__ = [
     "MountainCarContinuousParams",
     "Acrobot",
     "AcrobotParams",
+    "ModelEnv",
+    "ModelEnvParams",
     "Spec",
     "Bounded",
     "Unbounded",
