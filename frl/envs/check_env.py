@@ -120,7 +120,10 @@ def check_env(env: Env, batch_size: Sequence[int] | None = None, steps: int = 50
             count = n.get("step_count")
             if not torch.equal(count, td.get("step_count") + 1):
                 _fail(env, f"step {t}: step_count did not advance by one")
-            if hasattr(env, "params") and not torch.equal(n.get("truncated"), count >= env.params.max_episode_steps):
+            limit = getattr(getattr(env, "params", None), "max_episode_steps", None)
+            # No limit (a ModelEnv without a horizon): nothing may truncate.
+            expected = count >= limit if limit is not None else torch.zeros_like(count, dtype=torch.bool)
+            if not torch.equal(n.get("truncated"), expected):
                 _fail(env, f"step {t}: truncated is not set exactly at max_episode_steps")
             if not torch.equal(nxt.get("step_count"), torch.where(done, 0, count)):
                 _fail(env, f"step {t}: auto-reset did not start the done envs afresh")

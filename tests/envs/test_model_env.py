@@ -203,6 +203,8 @@ def test_check_env_on_a_learned_model():
     params = frl.tree.index(ensemble(1), 0)
     env = learned_model(init_fn=lambda k: frl.random.normal(k, (3,)) * 0.1, max_episode_steps=5, params=params)
     envs.check_env(env, steps=12)
+    # Without a horizon nothing truncates, and check_env checks exactly that.
+    envs.check_env(learned_model(init_fn=lambda k: frl.random.normal(k, (3,)) * 0.1, params=params), steps=6)
 
 
 def test_specs():
