@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 import tyro
-from tensordict import TensorDict
 
 import frl
 from frl.train import RunReport, make_dqn_update, soft_update

@@ -14,7 +14,7 @@ from tensordict import TensorDictBase
 
 from frl import random as fr
 from frl._checks import fail
-from frl.collectors._worker import flatten_params, unflatten_params, unpack, worker_main
+from frl.collectors._worker import flatten_params, unpack, worker_main
 
 __all__ = ["AsyncCollector", "WorkerError"]
 

@@ -41,7 +41,7 @@ __all__ = ["DMControlEnv"]
 _from_numpy = torch.from_numpy
 
 
-class DMControlEnv:
+class DMControlEnv(_host.HostEnv):
     """A dm_control suite task (``suite.load(domain, task)``) with frl's TensorDict env protocol.
 
     Args:
@@ -72,7 +72,6 @@ class DMControlEnv:
     """
 
     #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
-    stateful = True
 
     def __init__(self, domain: str, task: str, *, from_pixels: bool = False, pixels_only: bool = True,
                  frame_skip: int = 1, flatten: bool = True, dtype: torch.dtype = torch.float32,
@@ -93,6 +92,7 @@ class DMControlEnv:
         self.device = torch.device(device)
         self._out_device = None if self.device.type == "cpu" else self.device
         self.dtype = dtype
+        self.reward_dtype = dtype
         self.frame_skip = int(frame_skip)
         self.from_pixels, self.pixels_only, self.flatten = bool(from_pixels), bool(pixels_only), bool(flatten)
         self._render = dict(height=int(height), width=int(width), camera_id=camera_id)
@@ -128,21 +128,6 @@ class DMControlEnv:
         if frame.shape != (self._render["height"], self._render["width"], 3):
             fail(fn, f"physics.render returned shape {list(frame.shape)}, expected "
                      f"[{self._render['height']}, {self._render['width']}, 3]", RuntimeError)
-
-    # ---- specs ----------------------------------------------------------------------------------
-
-    @property
-    def reward_spec(self) -> Spec:
-        return Unbounded((1,), self.dtype)
-
-    @property
-    def done_spec(self) -> Composite:
-        flag = Bounded(False, True, (1,), torch.bool)
-        return Composite({"done": flag, "terminated": flag, "truncated": flag})
-
-    @property
-    def name(self) -> str:
-        return "DMControlEnv"
 
     # ---- observations ---------------------------------------------------------------------------
 
@@ -250,18 +235,6 @@ class DMControlEnv:
         for k, v in self._td(entries).items():
             nxt.set(k, v)
         return nxt
-
-    # ---- lifetime -------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Free dm_control's physics and renderer contexts."""
-        self.env.close()
-
-    def __enter__(self) -> "DMControlEnv":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         pix = f", from_pixels=True, pixels_only={self.pixels_only}" if self.from_pixels else ""

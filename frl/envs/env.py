@@ -30,7 +30,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import check_keys, check_shape, fail
-from frl.envs.specs import Bounded, Composite, Spec, Unbounded
+from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 
 __all__ = ["Env", "env_keys", "map_keys"]
 
@@ -82,8 +82,7 @@ class Env:
 
     @property
     def done_spec(self) -> Composite:
-        flag = Bounded(False, True, (1,), torch.bool)
-        return Composite({"done": flag, "terminated": flag, "truncated": flag})
+        return done_flags_spec()
 
     @property
     def name(self) -> str:

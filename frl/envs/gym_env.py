@@ -36,7 +36,7 @@ from frl._checks import check_keys, fail
 from frl.envs import _host
 from frl.envs.env import env_keys
 from frl.envs.space_specs import spec_from_gym_space
-from frl.envs.specs import Bounded, Composite, Spec, Unbounded
+from frl.envs.specs import Composite, Spec
 
 __all__ = ["GymEnv"]
 
@@ -104,7 +104,7 @@ def _final_patcher(space):
     return patch
 
 
-class GymEnv:
+class GymEnv(_host.HostEnv):
     """A gymnasium env (or ``num_envs`` of them, vectorized) with frl's TensorDict env protocol.
 
     Args:
@@ -140,7 +140,6 @@ class GymEnv:
     """
 
     #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
-    stateful = True
 
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
                  device: str | torch.device = "cpu", **make_kwargs):
@@ -198,22 +197,8 @@ class GymEnv:
         self.action_spec = spec_from_gym_space(act_space)
         self._to_host = _action_converter(act_space, self.action_spec, batch, "action")
         self._fn_step = "frl.envs.GymEnv.step"
+        self.reward_dtype = torch.float32  # gymnasium's rewards are Python floats
         self._step = self._step_single if num_envs is None else self._step_vector
-
-    # ---- specs ----------------------------------------------------------------------------------
-
-    @property
-    def reward_spec(self) -> Spec:
-        return Unbounded((1,), torch.float32)
-
-    @property
-    def done_spec(self) -> Composite:
-        flag = Bounded(False, True, (1,), torch.bool)
-        return Composite({"done": flag, "terminated": flag, "truncated": flag})
-
-    @property
-    def name(self) -> str:
-        return "GymEnv"
 
     # ---- the protocol ---------------------------------------------------------------------------
 
@@ -356,18 +341,6 @@ class GymEnv:
         for k, v in fresh.items():
             nxt.set(k, v)
         return nxt
-
-    # ---- lifetime -------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the gymnasium env (and, for ``vectorize="async"``, its worker processes)."""
-        self.env.close()
-
-    def __enter__(self) -> "GymEnv":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         vec = "" if self.vectorize is None else f", num_envs={self.batch_size[0]}, vectorize={self.vectorize!r}"

@@ -55,7 +55,7 @@ from tensordict import TensorDict, TensorDictBase
 from frl import random as fr
 from frl._checks import check_dtype, check_floating, check_keys, check_shape, check_values, fail, fmt_shape
 from frl.envs.env import env_keys, map_keys
-from frl.envs.specs import Bounded, Composite, Spec, Unbounded
+from frl.envs.specs import Bounded, Composite, Spec, Unbounded, done_flags_spec
 from frl.envs.step_mdp import step_mdp
 
 __all__ = ["ModelEnv", "ModelEnvParams"]
@@ -160,8 +160,7 @@ class ModelEnv:
 
     @property
     def done_spec(self) -> Composite:
-        flag = Bounded(False, True, (1,), torch.bool)
-        return Composite({"done": flag, "terminated": flag, "truncated": flag})
+        return done_flags_spec()
 
     # ---- params ---------------------------------------------------------------------------------
 

@@ -353,3 +353,8 @@ class Composite(Spec):
         out = {k: spec.project(td.get(k)) for k, spec in self.specs.items()}
         return TensorDict(out, batch_size=td.batch_size)
 
+
+def done_flags_spec() -> Composite:
+    """The ``done`` / ``terminated`` / ``truncated`` spec every frl env shares: bool [1] each."""
+    flag = Bounded(False, True, (1,), torch.bool)
+    return Composite({"done": flag, "terminated": flag, "truncated": flag})

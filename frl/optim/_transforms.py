@@ -8,7 +8,6 @@ of the private constructors is the public name errors should carry: ``adam``'s p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
