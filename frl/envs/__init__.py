@@ -22,9 +22,8 @@ from frl.envs.rollout import random_action, rollout
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, OneHot, Spec, Unbounded
 from frl.envs.space_specs import spec_from_dm_control, spec_from_gym_space
 from frl.envs.step_mdp import step_mdp
-from frl.envs.transforms import (CatFrames, CatTensors, ClipAction, Compose, DoubleToFloat, GrayScale, KeyTransform,
-                                 NoopReset, ObservationNorm, RescaleAction, Resize, RewardScaling, RewardSum,
-                                 StepCounter, TimeLimit, ToTensorImage, Transform, TransformedEnv, Unsqueeze)
+from frl.envs import transforms
+from frl.envs.transforms import *  # noqa: F403 (the transforms are frl.envs names too; listed in transforms.__all__)
 
 __all__ = [
     "Env",
@@ -62,23 +61,5 @@ __all__ = [
     "DMControlEnv",
     "spec_from_gym_space",
     "spec_from_dm_control",
-    "TransformedEnv",
-    "Compose",
-    "Transform",
-    "KeyTransform",
-    "ObservationNorm",
-    "RewardScaling",
-    "RewardSum",
-    "StepCounter",
-    "TimeLimit",
-    "CatFrames",
-    "Resize",
-    "ToTensorImage",
-    "GrayScale",
-    "NoopReset",
-    "DoubleToFloat",
-    "CatTensors",
-    "Unsqueeze",
-    "ClipAction",
-    "RescaleAction",
 ]
+__all__ += transforms.__all__
