@@ -14,9 +14,12 @@ Because a key is an ordinary tensor:
 * ``torch.compile(fullgraph=True)`` fuses the whole generator into the surrounding kernel.
 
 The generator is a keyed pseudo-random permutation of a 64-bit counter: a 4-round Feistel network
-whose round function is a 32-bit integer hash (the "lowbias32" family of Chris Wellons, with both
-multipliers below 2**31 so every product fits in int64 without overflow). It has good statistical
-quality for simulation and learning; it is not cryptographic.
+whose round function is a 32-bit integer hash (the "lowbias32" family of Chris Wellons). It runs on
+int32 lanes: products wrap modulo 2**32 and shifts are masked to act as unsigned ones, which
+vectorizes with native 32-bit instructions in eager kernels, inductor's C++ and Triton alike (int64
+products have no native AVX2 instruction). Small draws (a key split in two, a reset state of a few
+numbers) are unrolled over their counters, so that a vmap over many keys vectorizes along the keys.
+It has good statistical quality for simulation and learning; it is not cryptographic.
 
 Example:
     >>> key = frl.random.key(0)
@@ -126,9 +129,36 @@ def key(seed: int | torch.Tensor, device: torch.device | str | None = None) -> t
     return torch.stack([_u32(k0), _u32(k1)], dim=-1)
 
 
+def _xor_all(values) -> int:
+    out = 0
+    for v in values:
+        out ^= v & _MASK
+    return out
+
+
+# 56 constants whose XOR is 0: XOR-ing a word with all of them is the identity (see `_key_words`).
+_PAD = tuple(_i32(0x9E3779B9 * (i + 1)) for i in range(55))
+_PAD = _PAD + (_i32(_xor_all(_PAD)),)
+
+
 def _key_words(k: torch.Tensor):
+    """The two words of a key [2] as int32 scalars (batched under vmap).
+
+    The words pass through `_PAD`'s identity XORs: a hint for inductor's CPU backend, which inlines
+    an elementwise value into each of its users unless it counts more than 50 ops
+    (``realize_cpu_opcount_threshold``). Without the padding, each of the hundreds of inlined uses
+    of a key word reloads it from the ``[N, 2]`` key tensor with stride 2, and inductor's tiling
+    heuristic (non-contiguous loads above 35 or 12% of a kernel's ops) then leaves every kernel
+    that draws random numbers unvectorized, about half as fast. With it, the key words are stored
+    once in contiguous buffers. The XORs cost little next to the generator's rounds; they are only
+    added while compiling.
+    """
     k32 = k.to(torch.int32)  # words in [0, 2**32) wrap onto int32 with the same bits
-    return k32[0], k32[1]
+    k0, k1 = k32[0], k32[1]
+    if torch.compiler.is_compiling():  # eagerly, 112 more tiny kernels would only cost time
+        for c in _PAD:
+            k0, k1 = k0 ^ c, k1 ^ c
+    return k0, k1
 
 
 def _words(k: torch.Tensor, n: int, domain: int):
