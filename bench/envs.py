@@ -177,7 +177,7 @@ def main() -> None:
                 mark = ""
                 if name == f"frl compiled, {top} envs" and top == 4096:
                     mark = "met" if rate >= TARGET else "MISSED"
-                rows.append([id, name, f"{rate / 1e6:.3f}", f"{best / rate:.1f}x", mark])
+                rows.append([id, name, f"{rate / 1e6:.4g}", f"{best / rate:.3g}x", mark])
         if trl is None and not args.no_gym:
             rows.append([id, "TorchRL GymEnv (interpreter not found)", None, None, ""])
     print_table(["env", "implementation", "M steps/s", "frl compiled is x faster",
