@@ -14,11 +14,13 @@ Because a key is an ordinary tensor:
 * ``torch.compile(fullgraph=True)`` fuses the whole generator into the surrounding kernel.
 
 The generator is a keyed pseudo-random permutation of a 64-bit counter: a 4-round Feistel network
-whose round function is a 32-bit integer hash (the "lowbias32" family of Chris Wellons). It runs on
-int32 lanes: products wrap modulo 2**32 and shifts are masked to act as unsigned ones, which
-vectorizes with native 32-bit instructions in eager kernels, inductor's C++ and Triton alike (int64
-products have no native AVX2 instruction). Small draws (a key split in two, a reset state of a few
-numbers) are unrolled over their counters, so that a vmap over many keys vectorizes along the keys.
+whose round function is a 32-bit integer hash (the "lowbias32" family of Chris Wellons). Compiled,
+it runs on int32 lanes: products wrap modulo 2**32 and shifts are masked to act as unsigned ones,
+which vectorizes with native 32-bit instructions in inductor's C++ and in Triton (twice as many
+lanes as int64). Small draws (a key split in two, a reset state of a few numbers) are then unrolled
+over their counters, so that a vmap over many keys vectorizes along the keys. Eagerly, where each
+op is a kernel call, it runs on int64 lanes holding [0, 2**32), which needs fewer ops. Both give
+the same numbers bit for bit.
 It has good statistical quality for simulation and learning; it is not cryptographic.
 
 Example:
@@ -69,12 +71,33 @@ def _i32(c: int) -> int:
     return c - (1 << 32) if c >= (1 << 31) else c
 
 
+def _lanes() -> torch.dtype:
+    """The dtype the generator computes in: int32 lanes while compiling, int64 eagerly.
+
+    Both give the same words bit for bit. Compiled, int32 lanes vectorize twice as wide with native
+    products; eagerly, each op is a kernel call and int64 (values in [0, 2**32)) needs fewer of them
+    (no conversions of the int64 keys, no masks after the shifts).
+    """
+    return torch.int32 if torch.compiler.is_compiling() else torch.int64
+
+
+def _const(c: int, lanes: torch.dtype) -> int:
+    return _i32(c) if lanes == torch.int32 else c & _MASK
+
+
 def _u32(w: torch.Tensor) -> torch.Tensor:
-    """int32 words as int64 in [0, 2**32) (the key and `bits` format)."""
-    return w.to(torch.int64) & _MASK
+    """Words as int64 in [0, 2**32) (the key and `bits` format)."""
+    return w if w.dtype == torch.int64 else w.to(torch.int64) & _MASK
 
 
 def _hash32(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.int64:
+        # Eager lanes hold [0, 2**32): the multipliers are below 2**31, so products fit in int64.
+        x = x ^ (x >> 16)
+        x = (x * 0x21F0AAAD) & _MASK
+        x = x ^ (x >> 15)
+        x = (x * 0x735A2D97) & _MASK
+        return x ^ (x >> 15)
     # A bijective 32-bit mixer on int32 lanes. Products wrap modulo 2**32 (two's complement, as
     # torch's eager kernels, inductor's C++ and Triton all compute them); `>>` is arithmetic on
     # int32, so the mask makes it the logical shift of the unsigned word.
@@ -118,14 +141,15 @@ def key(seed: int | torch.Tensor, device: torch.device | str | None = None) -> t
     Returns:
         int64 tensor of shape [2].
     """
+    lanes = _lanes()
     if isinstance(seed, torch.Tensor):
         s = seed.to(torch.int64)
-        lo, hi = (s & _MASK).to(torch.int32), ((s >> 32) & _MASK).to(torch.int32)
+        lo, hi = (s & _MASK).to(lanes), ((s >> 32) & _MASK).to(lanes)
     else:
         seed = int(seed) & ((1 << 64) - 1)
-        lo = torch.tensor(_i32(seed), dtype=torch.int32, device=device)
-        hi = torch.tensor(_i32(seed >> 32), dtype=torch.int32, device=device)
-    k0, k1 = _permute(_i32(_SEED_KEY[0]), _i32(_SEED_KEY[1]), lo, hi)
+        lo = torch.tensor(_const(seed, lanes), dtype=lanes, device=device)
+        hi = torch.tensor(_const(seed >> 32, lanes), dtype=lanes, device=device)
+    k0, k1 = _permute(_const(_SEED_KEY[0], lanes), _const(_SEED_KEY[1], lanes), lo, hi)
     return torch.stack([_u32(k0), _u32(k1)], dim=-1)
 
 
@@ -144,38 +168,41 @@ _PAD = _PAD + (_i32(_xor_all(_PAD)),)
 def _key_words(k: torch.Tensor):
     """The two words of a key [2] as int32 scalars (batched under vmap).
 
-    The words pass through `_PAD`'s identity XORs: a hint for inductor's CPU backend, which inlines
+    Eagerly the int64 words themselves. Compiling, int32 words that pass through `_PAD`'s identity
+    XORs: a hint for inductor's CPU backend, which inlines
     an elementwise value into each of its users unless it counts more than 50 ops
     (``realize_cpu_opcount_threshold``). Without the padding, each of the hundreds of inlined uses
     of a key word reloads it from the ``[N, 2]`` key tensor with stride 2, and inductor's tiling
     heuristic (non-contiguous loads above 35 or 12% of a kernel's ops) then leaves every kernel
     that draws random numbers unvectorized, about half as fast. With it, the key words are stored
-    once in contiguous buffers. The XORs cost little next to the generator's rounds; they are only
-    added while compiling.
+    once in contiguous buffers. The XORs cost little next to the generator's rounds.
     """
+    if _lanes() == torch.int64:
+        return k[0], k[1]
     k32 = k.to(torch.int32)  # words in [0, 2**32) wrap onto int32 with the same bits
     k0, k1 = k32[0], k32[1]
-    if torch.compiler.is_compiling():  # eagerly, 112 more tiny kernels would only cost time
-        for c in _PAD:
-            k0, k1 = k0 ^ c, k1 ^ c
+    for c in _PAD:
+        k0, k1 = k0 ^ c, k1 ^ c
     return k0, k1
 
 
 def _words(k: torch.Tensor, n: int, domain: int):
-    """Two independent 32-bit words (int32) for each of the counters 0..n-1 of ``k`` in ``domain``.
+    """Two independent 32-bit words (in `_lanes`) for each of the counters 0..n-1 of ``k`` in ``domain``.
 
-    Returns ``(w0, w1)``: two lists of ``n`` tensors of the key's shape when ``n <= _UNROLL``,
+    Returns ``(w0, w1)``: two lists of ``n`` tensors of the key's shape when compiling and ``n <= _UNROLL``,
     otherwise two int32 tensors [n]. Small draws (a key split in two, an env's reset state) are
     unrolled over Python-int counters: each counter is then an elementwise computation over the
     batch of keys (under vmap), which inductor vectorizes along the batch. With an ``arange``
     counter it vectorizes along the tiny counter dimension instead, using 2 of 16 lanes.
     """
     k0, k1 = _key_words(k)
-    domain = _i32(domain)
-    if 0 < n <= _UNROLL:
+    lanes = k0.dtype
+    domain = _const(domain, lanes)
+    # Only while compiling: eagerly, each unrolled counter would be a separate run of ~60 small kernels.
+    if 0 < n <= _UNROLL and torch.compiler.is_compiling():
         pairs = [_permute(k0, k1, c, domain) for c in range(n)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
-    counter = torch.arange(n, dtype=torch.int32, device=k.device)
+    counter = torch.arange(n, dtype=lanes, device=k.device)
     return _permute(k0, k1, counter, domain)
 
 
@@ -206,10 +233,10 @@ def fold_in(k: torch.Tensor, data: int | torch.Tensor) -> torch.Tensor:
     k0, k1 = _key_words(k)
     if isinstance(data, torch.Tensor):
         d = data.to(device=k.device, dtype=torch.int64)
-        lo, hi = (d & _MASK).to(torch.int32), (((d >> 32) & _MASK) ^ _FOLD).to(torch.int32)
+        lo, hi = (d & _MASK).to(k0.dtype), (((d >> 32) & _MASK) ^ _FOLD).to(k0.dtype)
     else:
         d = int(data) & ((1 << 64) - 1)
-        lo, hi = _i32(d), _i32((d >> 32) ^ _FOLD)
+        lo, hi = _const(d, k0.dtype), _const((d >> 32) ^ _FOLD, k0.dtype)
     w0, w1 = _permute(k0, k1, lo, hi)
     return torch.stack([_u32(w0), _u32(w1)], dim=-1)
 
