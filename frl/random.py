@@ -166,11 +166,11 @@ _PAD = _PAD + (_i32(_xor_all(_PAD)),)
 
 
 def _key_words(k: torch.Tensor):
-    """The two words of a key [2] as int32 scalars (batched under vmap).
+    """The two words of a key [2] as scalars in `_lanes` (batched under vmap).
 
     Eagerly the int64 words themselves. Compiling, int32 words that pass through `_PAD`'s identity
-    XORs: a hint for inductor's CPU backend, which inlines
-    an elementwise value into each of its users unless it counts more than 50 ops
+    XORs: a hint for inductor's CPU backend, which inlines an elementwise value into each of its
+    users unless it counts more than 50 ops
     (``realize_cpu_opcount_threshold``). Without the padding, each of the hundreds of inlined uses
     of a key word reloads it from the ``[N, 2]`` key tensor with stride 2, and inductor's tiling
     heuristic (non-contiguous loads above 35 or 12% of a kernel's ops) then leaves every kernel
@@ -189,8 +189,8 @@ def _key_words(k: torch.Tensor):
 def _words(k: torch.Tensor, n: int, domain: int):
     """Two independent 32-bit words (in `_lanes`) for each of the counters 0..n-1 of ``k`` in ``domain``.
 
-    Returns ``(w0, w1)``: two lists of ``n`` tensors of the key's shape when compiling and ``n <= _UNROLL``,
-    otherwise two int32 tensors [n]. Small draws (a key split in two, an env's reset state) are
+    Returns ``(w0, w1)``: two lists of ``n`` tensors of the key's shape when compiling and
+    ``n <= _UNROLL``, otherwise two tensors [n]. Small draws (a key split in two, an env's reset state) are
     unrolled over Python-int counters: each counter is then an elementwise computation over the
     batch of keys (under vmap), which inductor vectorizes along the batch. With an ``arange``
     counter it vectorizes along the tiny counter dimension instead, using 2 of 16 lanes.
@@ -211,7 +211,7 @@ def _stack(words) -> torch.Tensor:
 
 
 def _bits32(k: torch.Tensor, n: int) -> torch.Tensor:
-    """``n`` uniform 32-bit words, int32 [n]: the first word of each of the counters 0..n-1."""
+    """``n`` uniform 32-bit words [n] (in `_lanes`): the first word of each of the counters 0..n-1."""
     return _stack(_words(k, n, _DRAW)[0])
 
 
