@@ -1,19 +1,21 @@
 """Env steps per second: frl's batched stateless envs against gymnasium and TorchRL, in one run.
 
-Every row steps Pendulum-v1 or CartPole-v1 with uniformly random actions and resets finished
-episodes (auto-reset), and counts env steps (one env advancing by one step):
+Every row steps an env with uniformly random actions and resets finished episodes (auto-reset),
+and counts env steps (one env advancing by one step):
 
-* frl, eager: ``random_action -> step_and_reset`` on a batch of 4096 envs.
-* frl, compiled: the same step function under ``torch.compile(fullgraph=True)``, called in a
-  Python loop (its compile time, the first call, is reported separately); once with the action
-  value check (`frl.set_value_checks`) on, the default, and once with it off, as for a hot loop.
+* frl, eager: ``random_action -> step_and_reset`` on a batch of 1, 64 and 4096 envs (``--sizes``).
+* frl, compiled: the same step function under ``torch.compile(fullgraph=True, dynamic=False)``,
+  called in a Python loop (its compile time, the first call, is reported separately); at the
+  largest size also with the action value check (`frl.set_value_checks`) off, as for a hot loop.
+  The last column marks issue 5's target: at least 10 M steps/s at 4096 envs, compiled.
 * gymnasium: the raw env in a Python loop (``action_space.sample()``, ``reset`` on done), and
   ``gymnasium.vector.SyncVectorEnv`` over 64 envs.
 * TorchRL: ``GymEnv(id).rollout(...)`` with a random policy and auto-reset off the loop
   (``break_when_any_done=False``), run in TorchRL's own interpreter (see ``bench/_common.py``).
 
-    PYTHONPATH=. python bench/envs.py [--envs 4096] [--threads 1] [--ids Acrobot-v1 ...]   # from the repository root
+    PYTHONPATH=. python bench/envs.py [--sizes 1 64 4096] [--threads 1] [--ids Acrobot-v1 ...] [--no-gym]
 
+(from the repository root). ``TORCHINDUCTOR_FORCE_DISABLE_CACHES=1`` gives cold compile times.
 Timings are medians of repeated runs after warm-up; the ratio column is frl's rate over each row's.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 import torch
 
@@ -29,6 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, machine_line, print_table, run_comparator, time_call, time_first_call  # noqa: E402
 
 IDS = ["Pendulum-v1", "CartPole-v1"]  # --ids adds MountainCar-v0, MountainCarContinuous-v0, Acrobot-v1
+# issue 5: each pure-torch env at 4096 envs, compiled, auto-reset included.
+TARGET = 10e6
 
 
 def gym_rows(steps: int) -> dict:
@@ -78,52 +83,73 @@ def torchrl_rows(steps: int) -> dict:
     return out
 
 
-def frl_rows(n_envs: int, steps: int) -> tuple[dict, dict]:
-    """frl's batched envs, eager and compiled: steps per second, and compile seconds."""
+def frl_rows(sizes: Sequence[int], steps: int, no_tiling_heuristics: bool = False) -> tuple[dict, dict]:
+    """frl's batched envs at each batch size, eager and compiled: steps per second, compile seconds.
+
+    Compiled functions are specialized to one batch size (``dynamic=False``); at the largest size a
+    third function is traced with the action value checks off (and, with ``no_tiling_heuristics``, a
+    fourth compiled with inductor's ``cpp.enable_tiling_heuristics`` off). Compile seconds are the first call's
+    (with inductor's caches as they are: run with ``TORCHINDUCTOR_FORCE_DISABLE_CACHES=1`` for cold).
+    """
     import frl
     from frl import envs
 
     rates, compile_s = {}, {}
     for id in IDS:
         env = envs.make(id)
-        # Each env (and each checks setting) is a new specialization of the same code object:
-        # start afresh so that dynamo's per-code-object recompile limit is not reached.
-        torch._dynamo.reset()
 
         def step(td):
             return envs.step_and_reset(env, envs.random_action(env, td))[1]
 
-        compiled = torch.compile(step, fullgraph=True)
-        unchecked = torch.compile(lambda td: step(td), fullgraph=True)
-        for name, fn in (("eager", step), ("compiled step in a Python loop", compiled),
-                         ("compiled, value checks off", unchecked)):
-            state = [env.reset(seed=0, batch_size=(n_envs,))]
-            # The flag is read at trace time: the third function is traced with the checks off.
-            frl.set_value_checks(fn is not unchecked)
+        for n_envs in sizes:
+            variants = [("eager", step, True, None), ("compiled", None, True, None)]
+            if n_envs == max(sizes):
+                variants.append(("compiled, value checks off", None, False, None))
+                if no_tiling_heuristics:
+                    variants.append(("compiled, value checks off, no tiling heuristics", None, False,
+                                     {"cpp.enable_tiling_heuristics": False}))
+            for name, fn, checks, options in variants:
+                # The flag is read at trace time. Each env and batch size is a new specialization of
+                # the same code object: start afresh so dynamo's recompile limit is not reached.
+                frl.set_value_checks(checks)
+                state = [env.reset(seed=0, batch_size=(n_envs,))]
+                if fn is None:
+                    torch._dynamo.reset()
+                    fn = torch.compile(lambda td: step(td), fullgraph=True, dynamic=False, options=options)
+                    compile_s[(id, n_envs, name)] = time_first_call(lambda: fn(state[0]))
 
-            def run():
-                td = state[0]
-                for _ in range(steps):
-                    td = fn(td)
-                state[0] = td
+                def run():
+                    td = state[0]
+                    for _ in range(steps):
+                        td = fn(td)
+                    state[0] = td
 
-            if fn is compiled:
-                compile_s[id] = time_first_call(lambda: compiled(state[0]))
-            elif fn is unchecked:
-                unchecked(state[0])
-            rates[(id, f"frl {name}, {n_envs} envs")] = steps * n_envs / time_call(
-                run, warmup=1, iters=1, repeats=3)
-        frl.set_value_checks(True)
+                rates[(id, f"frl {name}, {n_envs} envs")] = steps * n_envs / time_call(
+                    run, warmup=1, iters=1, repeats=3)
+            frl.set_value_checks(True)
     return rates, compile_s
+
+
+def random_compile_seconds() -> float:
+    """Seconds to compile (first call) one ``frl.random.normal`` draw of 4096 numbers."""
+    import frl
+
+    torch._dynamo.reset()
+    fn = torch.compile(lambda k: frl.random.normal(k, (4096,)), fullgraph=True)
+    return time_first_call(lambda: fn(frl.random.key(0)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", type=int, default=4096)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 4096], help="env batch sizes for frl")
     parser.add_argument("--frl-steps", type=int, default=50, help="batched steps per timed frl run")
     parser.add_argument("--gym-steps", type=int, default=4096, help="env steps per timed gymnasium run")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ids", nargs="+", default=IDS, help="gymnasium ids of the envs to time")
+    parser.add_argument("--no-tiling-heuristics", action="store_true",
+                        help="add a row compiled with inductor's cpp.enable_tiling_heuristics off: its "
+                             "non-contiguous-access count disables vectorizing the generator's kernels")
+    parser.add_argument("--no-gym", action="store_true", help="frl's rows only (no gymnasium, no TorchRL)")
     parser.add_argument("--torchrl", action="store_true", help="run only TorchRL's rows and print JSON")
     args = parser.parse_args()
     IDS[:] = args.ids
@@ -133,23 +159,32 @@ def main() -> None:
         return
 
     print(machine_line())
-    rates, compile_s = frl_rows(args.envs, args.frl_steps)
-    rates.update(gym_rows(args.gym_steps))
-    trl = run_comparator(os.path.abspath(__file__), ["--gym-steps", str(args.gym_steps),
-                                                      "--threads", str(args.threads), "--ids", *IDS])
-    for key, rate in (trl or {}).items():
-        id, name = key.split("|")
-        rates[(id, name)] = rate
+    top = max(args.sizes)
+    rates, compile_s = frl_rows(args.sizes, args.frl_steps, args.no_tiling_heuristics)
+    trl = None
+    if not args.no_gym:
+        rates.update(gym_rows(args.gym_steps))
+        trl = run_comparator(os.path.abspath(__file__), ["--gym-steps", str(args.gym_steps),
+                                                          "--threads", str(args.threads), "--ids", *IDS])
+        for key, rate in (trl or {}).items():
+            id, name = key.split("|")
+            rates[(id, name)] = rate
     rows = []
     for id in IDS:
-        best = rates[(id, f"frl compiled step in a Python loop, {args.envs} envs")]
+        best = rates[(id, f"frl compiled, {top} envs")]
         for (rid, name), rate in rates.items():
             if rid == id:
-                rows.append([id, name, f"{rate / 1e6:.3f}", f"{best / rate:.1f}x"])
-        if trl is None:
-            rows.append([id, "TorchRL GymEnv (interpreter not found)", None, None])
-    print_table(["env", "implementation", "M steps/s", "frl compiled is x faster"], rows)
-    print("compile time (first call): " + ", ".join(f"{id} {s:.1f} s" for id, s in compile_s.items()))
+                mark = ""
+                if name == f"frl compiled, {top} envs" and top == 4096:
+                    mark = "met" if rate >= TARGET else "MISSED"
+                rows.append([id, name, f"{rate / 1e6:.4g}", f"{best / rate:.3g}x", mark])
+        if trl is None and not args.no_gym:
+            rows.append([id, "TorchRL GymEnv (interpreter not found)", None, None, ""])
+    print_table(["env", "implementation", "M steps/s", "frl compiled is x faster",
+                 f"target {TARGET / 1e6:.0f} M/s"], rows)
+    print("compile time (first call, seconds): " + ", ".join(
+        f"{id} {n} envs{'' if name == 'compiled' else ' ' + name} {s:.1f}" for (id, n, name), s in compile_s.items()))
+    print(f"compile time of one frl.random.normal draw of 4096: {random_compile_seconds():.1f} s")
 
 
 if __name__ == "__main__":

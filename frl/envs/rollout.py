@@ -19,8 +19,9 @@ __all__ = ["rollout", "random_action"]
 def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
     """A uniformly random policy: sets ``"action"`` from ``env.action_spec``, drawn from each env's key.
 
-    Each env's ``"key"`` is split: one half draws the action, the other replaces the key, so that
-    the policy stays pure and the next call draws new actions.
+    The action is drawn from each env's ``"key"``, which is then replaced by a key split from it
+    (``frl.random`` keeps draws and splits of one key apart), so that the policy stays pure and the
+    next call draws new actions.
 
     Args:
         env: the env whose ``action_spec`` is sampled.
@@ -32,8 +33,8 @@ def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
     check_keys("frl.envs.random_action", td, ("key",))
 
     def one(k):
-        k_action, k_next = fr.split(k)
-        return env.action_spec.sample(k_action), k_next
+        # One split instead of two: draws and splits of a key use separate counter domains.
+        return env.action_spec.sample(k), fr.split(k, 1)[0]
 
     action, key = map_keys(one, td.get("key"))
     out = td.copy()
