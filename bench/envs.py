@@ -14,6 +14,13 @@ and counts env steps (one env advancing by one step):
   (``break_when_any_done=False``), run in TorchRL's own interpreter (see ``bench/_common.py``).
 
     PYTHONPATH=. python bench/envs.py [--sizes 1 64 4096] [--threads 1] [--ids Acrobot-v1 ...] [--no-gym]
+    PYTHONPATH=. python bench/envs.py --all    # every env, then the two companion scripts:
+
+* ``bench/envs_host.py``: ``GymEnv`` (single, sync and async vector) and ``DMControlEnv`` against raw
+  gymnasium / dm_control and TorchRL's ``GymEnv`` / ``SerialEnv`` / ``ParallelEnv``;
+* ``bench/envs_model.py``: an imagination rollout of 5 learned models x 4096 starts x 15 steps
+  (``ModelEnv``, compiled and vmapped over the ensemble) against a Python loop over the models and
+  TorchRL's ``ModelBasedEnvBase``.
 
 (from the repository root). ``TORCHINDUCTOR_FORCE_DISABLE_CACHES=1`` gives cold compile times.
 Timings are medians of repeated runs after warm-up; the ratio column is frl's rate over each row's.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, machine_line, print_table, run_comparator, time_call, time_first_call  # noqa: E402
 
 IDS = ["Pendulum-v1", "CartPole-v1"]  # --ids adds MountainCar-v0, MountainCarContinuous-v0, Acrobot-v1
+ALL_IDS = ("Pendulum-v1", "CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Acrobot-v1")
 # issue 5: each pure-torch env at 4096 envs, compiled, auto-reset included.
 TARGET = 10e6
 
@@ -151,7 +160,11 @@ def main() -> None:
                              "non-contiguous-access count disables vectorizing the generator's kernels")
     parser.add_argument("--no-gym", action="store_true", help="frl's rows only (no gymnasium, no TorchRL)")
     parser.add_argument("--torchrl", action="store_true", help="run only TorchRL's rows and print JSON")
+    parser.add_argument("--all", action="store_true",
+                        help="all five envs, then bench/envs_host.py and bench/envs_model.py (issue 5's benchmark)")
     args = parser.parse_args()
+    if args.all:
+        args.ids = list(ALL_IDS)
     IDS[:] = args.ids
     torch.set_num_threads(args.threads)
     if args.torchrl:
@@ -185,6 +198,11 @@ def main() -> None:
     print("compile time (first call, seconds): " + ", ".join(
         f"{id} {n} envs{'' if name == 'compiled' else ' ' + name} {s:.1f}" for (id, n, name), s in compile_s.items()))
     print(f"compile time of one frl.random.normal draw of 4096: {random_compile_seconds():.1f} s")
+    if args.all:
+        here = os.path.dirname(os.path.abspath(__file__))
+        for script in ("envs_host.py", "envs_model.py"):
+            print(f"\n=== bench/{script} ===", flush=True)
+            subprocess.run([sys.executable, os.path.join(here, script), "--threads", str(args.threads)], check=True)
 
 
 if __name__ == "__main__":
