@@ -117,12 +117,82 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
  * Return 0, or -1 if the strides fit neither loop order. */
 
 /* One library per dtype (FRL_F32 or FRL_F64), so a first call compiles only the code it runs. */
+/* AVX-512 rows loop (see "The AVX-512 rows loop" below): only where the compiler targets AVX-512F,
+ * i.e. with -march=native on such a CPU; the generic -O3 build keeps the portable loop. FRL_NO_VEC
+ * turns it off (tests compare both). */
+#if defined(__AVX512F__) && !defined(FRL_NO_VEC)
+#define FRL_VEC 1
+#include <immintrin.h>
+#else
+#define FRL_VEC 0
+#endif
+
 #ifdef FRL_F32
 #define REAL float
 #define SUF(name) name##_f32
 #define EXP exp_f32
 #define CHUNK (CHUNK_BYTES / 4)
+#if FRL_VEC
+/* 16 float lanes: a vector holds 16 consecutive time steps of one row. */
+#define VW 16
+#define VEC __m512
+#define MASK __mmask16
+#define FLAG_MASK flag_mask16
+#define VSET1 _mm512_set1_ps
+#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VLOAD_OR(src, m, p) _mm512_mask_loadu_ps(src, m, p)
+#define VSTORE(p, m, x) _mm512_mask_storeu_ps(p, m, x)
+#define VSTREAM _mm512_stream_ps
+#define VADD _mm512_add_ps
+#define VSUB _mm512_sub_ps
+#define VMUL _mm512_mul_ps
+#define VMUL_Z _mm512_maskz_mul_ps
+#define VFMA _mm512_fmadd_ps
+#define VBLEND _mm512_mask_blend_ps
+#define VMIN _mm512_min_ps
+/* lanes t <- t + s, the top s lanes from `fill` */
+#define VSHIFT(x, fill, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(fill), _mm512_castps_si512(x), s))
+#define VFIRST(x) _mm512_broadcastss_ps(_mm512_castps512_ps128(x))
+#define VGET0 _mm512_cvtss_f32
+/* W flags (bytes) as a lane mask, reading only the first L */
+INLINE __mmask16 flag_mask16(const u8 *p, int L) {
+    __m128i b;
+    if (L == 16) b = _mm_loadu_si128((const __m128i *)p);
+    else {
+        u8 buf[16] = {0};
+        memcpy(buf, p, (size_t)L);
+        b = _mm_loadu_si128((const __m128i *)buf);
+    }
+    __m512i w = _mm512_cvtepu8_epi32(b);
+    return _mm512_test_epi32_mask(w, w);
+}
+#endif
 #include __FILE__
+#undef REAL
+#undef SUF
+#undef EXP
+#undef CHUNK
+#if FRL_VEC
+#undef VW
+#undef VEC
+#undef MASK
+#undef FLAG_MASK
+#undef VSET1
+#undef VLOAD
+#undef VLOAD_OR
+#undef VSTORE
+#undef VSTREAM
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VMUL_Z
+#undef VFMA
+#undef VBLEND
+#undef VMIN
+#undef VSHIFT
+#undef VFIRST
+#undef VGET0
+#endif
 #endif
 
 #ifdef FRL_F64
@@ -130,7 +200,64 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
 #define SUF(name) name##_f64
 #define EXP exp_f64
 #define CHUNK (CHUNK_BYTES / 8)
+#if FRL_VEC
+#define VW 8
+#define VEC __m512d
+#define MASK __mmask8
+#define FLAG_MASK flag_mask8
+#define VSET1 _mm512_set1_pd
+#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
+#define VLOAD_OR(src, m, p) _mm512_mask_loadu_pd(src, m, p)
+#define VSTORE(p, m, x) _mm512_mask_storeu_pd(p, m, x)
+#define VSTREAM _mm512_stream_pd
+#define VADD _mm512_add_pd
+#define VSUB _mm512_sub_pd
+#define VMUL _mm512_mul_pd
+#define VMUL_Z _mm512_maskz_mul_pd
+#define VFMA _mm512_fmadd_pd
+#define VBLEND _mm512_mask_blend_pd
+#define VMIN _mm512_min_pd
+#define VSHIFT(x, fill, s) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(fill), _mm512_castpd_si512(x), s))
+#define VFIRST(x) _mm512_broadcastsd_pd(_mm512_castpd512_pd128(x))
+#define VGET0 _mm512_cvtsd_f64
+INLINE __mmask8 flag_mask8(const u8 *p, int L) {
+    __m128i b;
+    if (L == 8) b = _mm_loadl_epi64((const __m128i *)p);
+    else {
+        u8 buf[16] = {0};
+        memcpy(buf, p, (size_t)L);
+        b = _mm_loadu_si128((const __m128i *)buf);
+    }
+    __m512i w = _mm512_cvtepu8_epi64(b);
+    return _mm512_test_epi64_mask(w, w);
+}
+#endif
 #include __FILE__
+#undef REAL
+#undef SUF
+#undef EXP
+#undef CHUNK
+#if FRL_VEC
+#undef VW
+#undef VEC
+#undef MASK
+#undef FLAG_MASK
+#undef VSET1
+#undef VLOAD
+#undef VLOAD_OR
+#undef VSTORE
+#undef VSTREAM
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VMUL_Z
+#undef VFMA
+#undef VBLEND
+#undef VMIN
+#undef VSHIFT
+#undef VFIRST
+#undef VGET0
+#endif
 #endif
 
 #else /* the body, compiled once per REAL */
@@ -167,8 +294,75 @@ INLINE void SUF(scan_tile)(REAL (*RESTRICT X)[CHUNK + 1], REAL (*RESTRICT K)[CHU
     }
 }
 
+#if FRL_VEC
+/* The AVX-512 rows loop. A vector holds VW consecutive steps of one row (VW = 16 floats or 8 doubles),
+ * so inputs load and outputs store contiguously with no transpose, and a row is read block by block
+ * from its end. Within a block the recurrence is solved by a log-step (Hillis-Steele) scan: each
+ * step t holds the affine map a -> x_t + c_t a, and log2(VW) rounds compose it with the map s steps
+ * later, (x_t, c_t) <- (x_t + c_t x_{t+s}, c_t c_{t+s}), lanes past the block composing with the
+ * identity (0, 1). Lane t then holds A_t as a function of the carry A_{t+VW}: A_t = x_t + c_t carry.
+ * Only that last FMA and the broadcast of lane 0 (the next block's carry) sit on the dependency
+ * chain from block to block; the rounds before it do not depend on the carry, so the CPU overlaps
+ * them across blocks. The sum is associated differently from the sequential loop (rounding-level
+ * differences only). */
+INLINE VEC SUF(vscan)(VEC x, VEC c, VEC *carry) {
+    VEC zero = VSET1(0), one = VSET1(1);
+    x = VFMA(c, VSHIFT(x, zero, 1), x);
+    c = VMUL(c, VSHIFT(c, one, 1));
+    x = VFMA(c, VSHIFT(x, zero, 2), x);
+    c = VMUL(c, VSHIFT(c, one, 2));
+    x = VFMA(c, VSHIFT(x, zero, 4), x);
+    c = VMUL(c, VSHIFT(c, one, 4));
+#if VW == 16
+    x = VFMA(c, VSHIFT(x, zero, 8), x);
+    c = VMUL(c, VSHIFT(c, one, 8));
+#endif
+    VEC a = VFMA(c, *carry, x);
+    *carry = VFIRST(a);
+    return a;
+}
+
+/* The lanes of a block of L <= VW steps (lanes past L are not loaded and not stored). In the rows
+ * loops below, only a row's last block is partial: lanes past L load as x = c = 0, which is right
+ * there since nothing enters from the right (A_T = 0). */
+INLINE MASK SUF(lanes)(i64 L) { return L >= VW ? (MASK)-1 : (MASK)((1u << L) - 1); }
+
+/* Scan a chunk's scratch rows in place, as scan_tile (used by V-trace, whose x and c need exp). */
+INLINE void SUF(scan_rows_vec)(REAL (*RESTRICT X)[CHUNK + 1], REAL (*RESTRICT K)[CHUNK], REAL *RESTRICT carry,
+                               int rows, int L) {
+    const VEC one = VSET1(1);
+    for (int i = 0; i < rows; i++) {
+        VEC cy = VSET1(carry[i]);
+        for (int j = ((L - 1) / VW) * VW; j >= 0; j -= VW) {
+            /* lanes past the chunk are the identity (0, 1): the carry from the next chunk passes */
+            MASK m = SUF(lanes)(L - j);
+            VEC a = SUF(vscan)(VLOAD(m, X[i] + j), VLOAD_OR(one, m, K[i] + j), &cy);
+            VSTORE(X[i] + j, m, a);
+        }
+        carry[i] = VGET0(cy);
+    }
+}
+/* Store a block of outputs. Outputs of at least STREAM_BYTES in all are written with non-temporal
+ * stores where a block is whole and 64-byte aligned (a row's blocks are when T * sizeof(REAL) is a
+ * multiple of 64): they skip reading the destination's lines into the cache before writing them,
+ * about a third of the memory traffic of GAE, and results too large for the cache would leave it
+ * anyway. Smaller outputs stay in the cache for the caller's next op. The op ends with a store
+ * fence, so the results are visible to other threads once it returns. */
+#ifndef STREAM_BYTES
+#define STREAM_BYTES (4 << 20)
+#endif
+INLINE void SUF(store_out)(REAL *p, MASK m, VEC x, int stream) {
+    if (stream && m == (MASK)-1 && !((uintptr_t)p & 63)) VSTREAM(p, x);
+    else VSTORE(p, m, x);
+}
+#define SCAN_TILE SUF(scan_rows_vec)
+#else
+#define SCAN_TILE SUF(scan_tile)
+#endif
+
 /* --- GAE: x_t = r_t + gamma_t (1 - term_t) v'_t - v_t, c_t = gamma_t lambda_t (1 - done_t) -------- */
 
+#if !FRL_VEC
 static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     REAL Gs[CHUNK], Ls[CHUNK]; /* the scalars, as rows to load like per-step tensors */
     for (int j = 0; j < CHUNK; j++) Gs[j] = gs, Ls[j] = ls;
@@ -193,7 +387,7 @@ static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
                     c[j] = done[j] ? (REAL)0 : g[j] * l[j];
                 }
             }
-            SUF(scan_tile)(X, K, carry, rows, L);
+            SCAN_TILE(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 i64 n = n0 + i;
                 const REAL *RESTRICT val = ROW(v[1], REAL, n, t0);
@@ -208,6 +402,37 @@ static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
         }
     }
 }
+#endif
+
+#if FRL_VEC
+/* GAE's rows loop in one pass: x, c, the scan and both outputs per block of VW steps. */
+static void SUF(gae_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    const VEC G = VSET1(gs), Lm = VSET1(ls);
+    const int stream = 2 * T * N * (i64)sizeof(REAL) >= STREAM_BYTES;
+    for (i64 n = 0; n < N; n++) {
+        const REAL *RESTRICT r = ROW(v[0], REAL, n, 0), *RESTRICT val = ROW(v[1], REAL, n, 0),
+                   *RESTRICT nv = ROW(v[2], REAL, n, 0);
+        const u8 *RESTRICT done = ROW(v[3], u8, n, 0), *RESTRICT term = ROW(v[4], u8, n, 0);
+        const REAL *RESTRICT g = v[5].p ? ROW(v[5], REAL, n, 0) : NULL;
+        const REAL *RESTRICT l = v[6].p ? ROW(v[6], REAL, n, 0) : NULL;
+        REAL *RESTRICT adv = OUT_ROW(v[7], n, 0), *RESTRICT tgt = OUT_ROW(v[8], n, 0);
+        VEC carry = VSET1(0);
+        for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
+            int L = (int)min64(VW, T - t);
+            MASK m = SUF(lanes)(L);
+            VEC vv = VLOAD(m, val + t);
+            VEC gv = g ? VLOAD(m, g + t) : G, lv = l ? VLOAD(m, l + t) : Lm;
+            MASK dm = FLAG_MASK(done + t, L), tm = FLAG_MASK(term + t, L);
+            VEC x = VSUB(VADD(VLOAD(m, r + t), VMUL_Z(m & ~tm, gv, VLOAD(m, nv + t))), vv);
+            VEC c = VMUL_Z(m & ~dm, gv, lv);
+            VEC a = SUF(vscan)(x, c, &carry);
+            SUF(store_out)(adv + t, m, a, stream);
+            SUF(store_out)(tgt + t, m, VADD(a, vv), stream);
+        }
+    }
+    _mm_sfence();
+}
+#endif
 
 /* The columns loop: every sn is 1, so loads and stores vectorize across columns. */
 static void SUF(gae_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
@@ -239,13 +464,18 @@ static void SUF(gae_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
 
 static void SUF(gae)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
+#if FRL_VEC
+    if (mode == 0) SUF(gae_rows_vec)(T, N, v, gs, ls);
+#else
     if (mode == 0) SUF(gae_rows)(T, N, v, gs, ls);
+#endif
     else SUF(gae_cols)(T, N, v, gs, ls);
 }
 
 /* --- TD(lambda): with cut_t = done_t or t = T-1 and b_t = gamma_t (1 - term_t) v'_t,
  *     x_t = r_t + b_t (cut_t ? 1 : 1 - lambda_t), c_t = cut_t ? 0 : gamma_t lambda_t ---------------- */
 
+#if !FRL_VEC
 static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     REAL Gs[CHUNK], Ls[CHUNK]; /* the scalars, as rows to load like per-step tensors */
     for (int j = 0; j < CHUNK; j++) Gs[j] = gs, Ls[j] = ls;
@@ -273,7 +503,7 @@ static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
                 if (last >= 0) /* the sequence end bootstraps fully: x = r + b */
                     x[last] = r[last] + (term[last] ? (REAL)0 : g[last] * nv[last]);
             }
-            SUF(scan_tile)(X, K, carry, rows, L);
+            SCAN_TILE(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 REAL *RESTRICT out = OUT_ROW(v[6], n0 + i, t0);
                 const REAL *RESTRICT x = X[i];
@@ -283,6 +513,35 @@ static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
         }
     }
 }
+#endif
+
+#if FRL_VEC
+static void SUF(td_lambda_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
+    const VEC G = VSET1(gs), Lm = VSET1(ls), one = VSET1(1);
+    const int stream = T * N * (i64)sizeof(REAL) >= STREAM_BYTES;
+    for (i64 n = 0; n < N; n++) {
+        const REAL *RESTRICT r = ROW(v[0], REAL, n, 0), *RESTRICT nv = ROW(v[1], REAL, n, 0);
+        const u8 *RESTRICT done = ROW(v[2], u8, n, 0), *RESTRICT term = ROW(v[3], u8, n, 0);
+        const REAL *RESTRICT g = v[4].p ? ROW(v[4], REAL, n, 0) : NULL;
+        const REAL *RESTRICT l = v[5].p ? ROW(v[5], REAL, n, 0) : NULL;
+        REAL *RESTRICT out = OUT_ROW(v[6], n, 0);
+        VEC carry = VSET1(0);
+        for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
+            int L = (int)min64(VW, T - t);
+            MASK m = SUF(lanes)(L);
+            VEC gv = g ? VLOAD(m, g + t) : G, lv = l ? VLOAD(m, l + t) : Lm;
+            MASK tm = FLAG_MASK(term + t, L);
+            /* cut: done, or the sequence end (the last lane of the first block scanned) */
+            MASK cut = FLAG_MASK(done + t, L) | (t + L == T ? (MASK)(1u << (L - 1)) : (MASK)0);
+            VEC b = VMUL_Z(m & ~tm, gv, VLOAD(m, nv + t));
+            VEC x = VFMA(b, VBLEND(cut, VSUB(one, lv), one), VLOAD(m, r + t));
+            VEC c = VMUL_Z(m & ~cut, gv, lv);
+            SUF(store_out)(out + t, m, SUF(vscan)(x, c, &carry), stream);
+        }
+    }
+    _mm_sfence();
+}
+#endif
 
 static void SUF(td_lambda_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
     REAL Gs[COLS], Ls[COLS]; /* the scalars, as rows to load like per-step tensors */
@@ -313,7 +572,11 @@ static void SUF(td_lambda_cols)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
 
 static void SUF(td_lambda)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], ls = (REAL)scalars[1];
+#if FRL_VEC
+    if (mode == 0) SUF(td_lambda_rows_vec)(T, N, v, gs, ls);
+#else
     if (mode == 0) SUF(td_lambda_rows)(T, N, v, gs, ls);
+#endif
     else SUF(td_lambda_cols)(T, N, v, gs, ls);
 }
 
@@ -350,7 +613,7 @@ static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
                     c[j] = done[j] ? (REAL)0 : gj * cc;
                 }
             }
-            SUF(scan_tile)(X, K, carry, rows, L);
+            SCAN_TILE(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 i64 n = n0 + i;
                 const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT val = ROW(v[1], REAL, n, t0),
@@ -437,5 +700,6 @@ ENTRY(vtrace, 9)
 #undef STEP
 #undef OUT_ROW
 #undef OUT_STEP
+#undef SCAN_TILE
 
 #endif
