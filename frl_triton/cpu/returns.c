@@ -138,9 +138,9 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
 #define VEC __m512
 #define MASK __mmask16
 #define FLAG_MASK flag_mask16
+#define VEXP vexp_f32
 #define VSET1 _mm512_set1_ps
 #define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
-#define VLOAD_OR(src, m, p) _mm512_mask_loadu_ps(src, m, p)
 #define VSTORE(p, m, x) _mm512_mask_storeu_ps(p, m, x)
 #define VSTREAM _mm512_stream_ps
 #define VADD _mm512_add_ps
@@ -154,6 +154,35 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
 #define VSHIFT(x, fill, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(fill), _mm512_castps_si512(x), s))
 #define VFIRST(x) _mm512_broadcastss_ps(_mm512_castps512_ps128(x))
 #define VGET0 _mm512_cvtss_f32
+/* exp_f32 on 16 lanes, the same steps (and the same results up to FMA contraction). */
+INLINE __m512 exp_f32x16(__m512 x) {
+    const __m512 hi = _mm512_set1_ps(88.7228f), lo = _mm512_set1_ps(-87.3365f);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    /* max/min return their second operand when either is NaN: NaN stays NaN */
+    __m512 xc = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+    __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), magic), magic);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), xc);
+    r = _mm512_fmadd_ps(k, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    __m512i ki = _mm512_cvtps_epi32(k), h = _mm512_srai_epi32(ki, 1), bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(h, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ki, h), bias), 23));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), y, _mm512_set1_ps(INFINITY));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), y, _mm512_setzero_ps());
+}
+/* e^p[k] for the first L of 16 lanes (the others 1) */
+INLINE __m512 vexp_f32(const float *p, __mmask16 m, int L) {
+    (void)L;
+    return exp_f32x16(_mm512_maskz_loadu_ps(m, p));
+}
+
 /* W flags (bytes) as a lane mask, reading only the first L */
 INLINE __mmask16 flag_mask16(const u8 *p, int L) {
     __m128i b;
@@ -177,9 +206,9 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
 #undef VEC
 #undef MASK
 #undef FLAG_MASK
+#undef VEXP
 #undef VSET1
 #undef VLOAD
-#undef VLOAD_OR
 #undef VSTORE
 #undef VSTREAM
 #undef VADD
@@ -205,9 +234,9 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
 #define VEC __m512d
 #define MASK __mmask8
 #define FLAG_MASK flag_mask8
+#define VEXP vexp_f64
 #define VSET1 _mm512_set1_pd
 #define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
-#define VLOAD_OR(src, m, p) _mm512_mask_loadu_pd(src, m, p)
 #define VSTORE(p, m, x) _mm512_mask_storeu_pd(p, m, x)
 #define VSTREAM _mm512_stream_pd
 #define VADD _mm512_add_pd
@@ -220,6 +249,13 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
 #define VSHIFT(x, fill, s) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(fill), _mm512_castpd_si512(x), s))
 #define VFIRST(x) _mm512_broadcastsd_pd(_mm512_castpd512_pd128(x))
 #define VGET0 _mm512_cvtsd_f64
+/* e^p[k] for the first L of 8 lanes (the others 1): libm, as the portable loop */
+INLINE __m512d vexp_f64(const double *p, __mmask8 m, int L) {
+    double e[8];
+    for (int k = 0; k < 8; k++) e[k] = k < L ? exp(p[k]) : 1.0;
+    (void)m;
+    return _mm512_loadu_pd(e);
+}
 INLINE __mmask8 flag_mask8(const u8 *p, int L) {
     __m128i b;
     if (L == 8) b = _mm_loadl_epi64((const __m128i *)p);
@@ -242,9 +278,9 @@ INLINE __mmask8 flag_mask8(const u8 *p, int L) {
 #undef VEC
 #undef MASK
 #undef FLAG_MASK
+#undef VEXP
 #undef VSET1
 #undef VLOAD
-#undef VLOAD_OR
 #undef VSTORE
 #undef VSTREAM
 #undef VADD
@@ -327,21 +363,6 @@ INLINE VEC SUF(vscan)(VEC x, VEC c, VEC *carry) {
  * there since nothing enters from the right (A_T = 0). */
 INLINE MASK SUF(lanes)(i64 L) { return L >= VW ? (MASK)-1 : (MASK)((1u << L) - 1); }
 
-/* Scan a chunk's scratch rows in place, as scan_tile (used by V-trace, whose x and c need exp). */
-INLINE void SUF(scan_rows_vec)(REAL (*RESTRICT X)[CHUNK + 1], REAL (*RESTRICT K)[CHUNK], REAL *RESTRICT carry,
-                               int rows, int L) {
-    const VEC one = VSET1(1);
-    for (int i = 0; i < rows; i++) {
-        VEC cy = VSET1(carry[i]);
-        for (int j = ((L - 1) / VW) * VW; j >= 0; j -= VW) {
-            /* lanes past the chunk are the identity (0, 1): the carry from the next chunk passes */
-            MASK m = SUF(lanes)(L - j);
-            VEC a = SUF(vscan)(VLOAD(m, X[i] + j), VLOAD_OR(one, m, K[i] + j), &cy);
-            VSTORE(X[i] + j, m, a);
-        }
-        carry[i] = VGET0(cy);
-    }
-}
 /* Store a block of outputs. Outputs of at least STREAM_BYTES in all are written with non-temporal
  * stores where a block is whole and 64-byte aligned (a row's blocks are when T * sizeof(REAL) is a
  * multiple of 64): they skip reading the destination's lines into the cache before writing them,
@@ -355,9 +376,6 @@ INLINE void SUF(store_out)(REAL *p, MASK m, VEC x, int stream) {
     if (stream && m == (MASK)-1 && !((uintptr_t)p & 63)) VSTREAM(p, x);
     else VSTORE(p, m, x);
 }
-#define SCAN_TILE SUF(scan_rows_vec)
-#else
-#define SCAN_TILE SUF(scan_tile)
 #endif
 
 /* --- GAE: x_t = r_t + gamma_t (1 - term_t) v'_t - v_t, c_t = gamma_t lambda_t (1 - done_t) -------- */
@@ -387,7 +405,7 @@ static void SUF(gae_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
                     c[j] = done[j] ? (REAL)0 : g[j] * l[j];
                 }
             }
-            SCAN_TILE(X, K, carry, rows, L);
+            SUF(scan_tile)(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 i64 n = n0 + i;
                 const REAL *RESTRICT val = ROW(v[1], REAL, n, t0);
@@ -503,7 +521,7 @@ static void SUF(td_lambda_rows)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
                 if (last >= 0) /* the sequence end bootstraps fully: x = r + b */
                     x[last] = r[last] + (term[last] ? (REAL)0 : g[last] * nv[last]);
             }
-            SCAN_TILE(X, K, carry, rows, L);
+            SUF(scan_tile)(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 REAL *RESTRICT out = OUT_ROW(v[6], n0 + i, t0);
                 const REAL *RESTRICT x = X[i];
@@ -585,6 +603,41 @@ static void SUF(td_lambda)(i64 T, i64 N, const View *v, const double *scalars, i
  *     vs_t = A_t + v_t, pg_t = min(rho_bar, rho_t) (r_t + d_t vs'_{t+1} - v_t) with vs'_{t+1} the
  *     next value at a done or at t = T-1, else vs_{t+1} ---------------------------------------------- */
 
+#if FRL_VEC
+/* V-trace's rows loop in one pass. vs_{t+1} for pg is the next lane of this block's vs, or for the
+ * last lane the first of the block scanned before (to the right). */
+static void SUF(vtrace_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
+    const VEC G = VSET1(gs), RB = VSET1(rho_bar), CB = VSET1(c_bar);
+    const int stream = 2 * T * N * (i64)sizeof(REAL) >= STREAM_BYTES;
+    for (i64 n = 0; n < N; n++) {
+        const REAL *RESTRICT r = ROW(v[0], REAL, n, 0), *RESTRICT val = ROW(v[1], REAL, n, 0),
+                   *RESTRICT nv = ROW(v[2], REAL, n, 0), *RESTRICT lr = ROW(v[3], REAL, n, 0);
+        const u8 *RESTRICT done = ROW(v[4], u8, n, 0), *RESTRICT term = ROW(v[5], u8, n, 0);
+        const REAL *RESTRICT g = v[6].p ? ROW(v[6], REAL, n, 0) : NULL;
+        REAL *RESTRICT vs = OUT_ROW(v[7], n, 0), *RESTRICT pg = OUT_ROW(v[8], n, 0);
+        VEC carry = VSET1(0), vs_right = VSET1(0);
+        for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
+            int L = (int)min64(VW, T - t);
+            MASK m = SUF(lanes)(L);
+            VEC gv = g ? VLOAD(m, g + t) : G;
+            VEC rv = VLOAD(m, r + t), vv = VLOAD(m, val + t), nvv = VLOAD(m, nv + t);
+            MASK dm = FLAG_MASK(done + t, L), keep = m & ~FLAG_MASK(term + t, L);
+            VEC rho = VEXP(lr + t, m, L);
+            VEC rc = VMIN(RB, rho), cc = VMIN(CB, rho); /* NaN stays NaN, as in torch.clamp */
+            VEC x = VMUL(rc, VSUB(VADD(rv, VMUL_Z(keep, gv, nvv)), vv));
+            VEC c = VMUL_Z(m & ~dm, gv, cc);
+            VEC vsv = VADD(SUF(vscan)(x, c, &carry), vv);
+            MASK cut = dm | (t + L == T ? (MASK)(1u << (L - 1)) : (MASK)0);
+            VEC following = VBLEND(cut, VSHIFT(vsv, vs_right, 1), nvv);
+            VEC pgv = VMUL(rc, VSUB(VADD(rv, VMUL_Z(keep, gv, following)), vv));
+            vs_right = vsv;
+            SUF(store_out)(vs + t, m, vsv, stream);
+            SUF(store_out)(pg + t, m, pgv, stream);
+        }
+    }
+    _mm_sfence();
+}
+#else
 static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
     REAL Gs[CHUNK];
     for (int j = 0; j < CHUNK; j++) Gs[j] = gs;
@@ -613,7 +666,7 @@ static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
                     c[j] = done[j] ? (REAL)0 : gj * cc;
                 }
             }
-            SCAN_TILE(X, K, carry, rows, L);
+            SUF(scan_tile)(X, K, carry, rows, L);
             for (int i = 0; i < rows; i++) {
                 i64 n = n0 + i;
                 const REAL *RESTRICT r = ROW(v[0], REAL, n, t0), *RESTRICT val = ROW(v[1], REAL, n, t0),
@@ -639,6 +692,7 @@ static void SUF(vtrace_rows)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
         }
     }
 }
+#endif
 
 static void SUF(vtrace_cols)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar, REAL c_bar) {
     REAL Gs[COLS];
@@ -676,7 +730,11 @@ static void SUF(vtrace_cols)(i64 T, i64 N, const View *v, REAL gs, REAL rho_bar,
 
 static void SUF(vtrace)(i64 T, i64 N, const View *v, const double *scalars, int mode) {
     REAL gs = (REAL)scalars[0], rho_bar = (REAL)scalars[1], c_bar = (REAL)scalars[2];
+#if FRL_VEC
+    if (mode == 0) SUF(vtrace_rows_vec)(T, N, v, gs, rho_bar, c_bar);
+#else
     if (mode == 0) SUF(vtrace_rows)(T, N, v, gs, rho_bar, c_bar);
+#endif
     else SUF(vtrace_cols)(T, N, v, gs, rho_bar, c_bar);
 }
 
@@ -696,10 +754,18 @@ ENTRY(td_lambda, 7)
 ENTRY(vtrace, 9)
 #undef ENTRY
 
+/* frl_simd_f32 / frl_simd_f64: the rows loop's lanes per vector, 0 for the portable loop (for tests). */
+int SUF(frl_simd)(void) {
+#if FRL_VEC
+    return VW;
+#else
+    return 0;
+#endif
+}
+
 #undef ROW
 #undef STEP
 #undef OUT_ROW
 #undef OUT_STEP
-#undef SCAN_TILE
 
 #endif

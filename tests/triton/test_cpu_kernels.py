@@ -209,3 +209,81 @@ def test_fallback_when_compilation_fails(tmp_path):
     assert out["info"]["available"] is False
     assert len(out["warnings"]) == 1 and "false" in out["warnings"][0]
     assert out["err"] < 1e-5
+
+
+# --- the rows loop's two implementations (AVX-512 where the build targets it, portable otherwise) ---
+
+def _cpu_has_avx512f() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _cpu_has_avx512f(), reason="the CPU has no AVX-512F")
+def test_native_build_uses_the_avx512_rows_loop():
+    """On an AVX-512 CPU the -march=native build runs the vector rows loop (16 floats, 8 doubles)."""
+    for dtype, lanes in (("f32", 16), ("f64", 8)):
+        lib = build.library(dtype)
+        assert getattr(lib, f"frl_simd_{dtype}")() == lanes
+
+
+def _rows_case(n, T, dtype, per_step, seed, stream_size=False):
+    """Every op on batch-major [n, T, 1] inputs against its reference."""
+    r, v, nv, lr, done, term, gamma, lmbda = _inputs((n, T, 1), -2, dtype, "random", per_step, seed)
+    adv, target = scan.gae(r, v, nv, done, term, gamma, lmbda, -2)
+    ref_adv, ref_target = gae_reference(r, v, nv, done, term, gamma, lmbda, -2)
+    _close(adv, ref_adv, dtype)
+    _close(target, ref_target, dtype)
+    out = scan.td_lambda(r, nv, done, term, gamma, lmbda, -2)
+    _close(out, td_lambda_reference(r, nv, done, term, gamma, lmbda, -2), dtype)
+    vs, pg = scan.vtrace(r, v, nv, lr, done, term, gamma, 1.0, 0.9, -2)
+    ref_vs, ref_pg = vtrace_reference(r, v, nv, lr, done, term, gamma, 1.0, 0.9, -2)
+    _close(vs, ref_vs, dtype)
+    _close(pg, ref_pg, dtype)
+
+
+# n and T around the vector widths (8, 16) and a float64 chunk (256): ragged last blocks and chunks
+_ROWS_CASES = [(1, 1), (3, 15), (17, 16), (5, 17), (16, 33), (2, 255), (4, 257), (3, 530)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_rows_loop_ragged_blocks(dtype):
+    for i, (n, T) in enumerate(_ROWS_CASES):
+        _rows_case(n, T, dtype, per_step=bool(i % 2), seed=i)
+
+
+def test_rows_loop_large_outputs_streamed():
+    """Outputs past the kernel's streaming threshold (4 MiB) are written with non-temporal stores where
+    a block is aligned: T = 520 floats makes every other row 64-byte aligned, so both kinds of store
+    run in one call."""
+    _rows_case(1024, 520, torch.float32, per_step=False, seed=5)
+
+
+_PORTABLE_PROBE = """
+import json, sys
+sys.argv = ["probe"]
+from frl_triton.cpu import build
+import tests.triton.test_cpu_kernels as T
+import torch
+simd = [getattr(build.library(d), f"frl_simd_{d}")() for d in ("f32", "f64")]
+for dtype in (torch.float32, torch.float64):
+    for i, (n, t) in enumerate(T._ROWS_CASES):
+        T._rows_case(n, t, dtype, per_step=bool(i % 2), seed=i)
+T._rows_case(64, 300, torch.float32, per_step=True, seed=9)
+print(json.dumps(dict(simd=simd, info=build.info())))
+"""
+
+
+def test_portable_rows_loop_without_avx512(tmp_path):
+    """The portable rows loop (a build without AVX-512, here forced with -DFRL_NO_VEC) stays correct."""
+    env = {k: v for k, v in os.environ.items() if k != "CC"}
+    cc = build.find_compiler()
+    env.update(FRL_CACHE_DIR=str(tmp_path), CC=" ".join([*cc, "-DFRL_NO_VEC"]))
+    out = subprocess.run([sys.executable, "-c", _PORTABLE_PROBE], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["info"]["available"] and res["info"]["compiled"]
+    assert res["simd"] == [0, 0]
