@@ -154,7 +154,8 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
 #define VSHIFT(x, fill, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(fill), _mm512_castps_si512(x), s))
 #define VFIRST(x) _mm512_broadcastss_ps(_mm512_castps512_ps128(x))
 #define VGET0 _mm512_cvtss_f32
-/* exp_f32 on 16 lanes, the same steps (and the same results up to FMA contraction). */
+/* exp_f32 on 16 lanes: the same steps (the same results up to FMA contraction), with the scaling by
+ * 2^k done by vscalefps. */
 INLINE __m512 exp_f32x16(__m512 x) {
     const __m512 hi = _mm512_set1_ps(88.7228f), lo = _mm512_set1_ps(-87.3365f);
     const __m512 magic = _mm512_set1_ps(12582912.0f);
@@ -170,10 +171,7 @@ INLINE __m512 exp_f32x16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-    __m512i ki = _mm512_cvtps_epi32(k), h = _mm512_srai_epi32(ki, 1), bias = _mm512_set1_epi32(127);
-    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(h, bias), 23));
-    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ki, h), bias), 23));
-    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    __m512 y = _mm512_scalef_ps(p, k); /* p 2^k in one instruction (k is an integer) */
     y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), y, _mm512_set1_ps(INFINITY));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), y, _mm512_setzero_ps());
 }
@@ -192,8 +190,12 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
         memcpy(buf, p, (size_t)L);
         b = _mm_loadu_si128((const __m128i *)buf);
     }
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm_test_epi8_mask(b, b); /* no widening shuffle */
+#else
     __m512i w = _mm512_cvtepu8_epi32(b);
     return _mm512_test_epi32_mask(w, w);
+#endif
 }
 #endif
 #include __FILE__
@@ -264,8 +266,12 @@ INLINE __mmask8 flag_mask8(const u8 *p, int L) {
         memcpy(buf, p, (size_t)L);
         b = _mm_loadu_si128((const __m128i *)buf);
     }
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return (__mmask8)_mm_test_epi8_mask(b, b); /* bytes 8-15 are zero or not read */
+#else
     __m512i w = _mm512_cvtepu8_epi64(b);
     return _mm512_test_epi64_mask(w, w);
+#endif
 }
 #endif
 #include __FILE__
