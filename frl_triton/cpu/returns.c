@@ -120,43 +120,37 @@ static void views(View *v, void *const *ptrs, const i64 *strides, int n) {
  * Return 0, or -1 if the strides fit neither loop order. */
 
 /* One library per dtype (FRL_F32 or FRL_F64), so a first call compiles only the code it runs. */
-/* AVX-512 rows loop (see "The AVX-512 rows loop" below): only where the compiler targets AVX-512F,
- * i.e. with -march=native on such a CPU; the generic -O3 build keeps the portable loop. FRL_NO_VEC
- * turns it off (tests compare both). */
+#if defined(FRL_F32) && defined(FRL_F64)
+#error "build one dtype per library"
+#endif
+/* The vector rows loop (see "The vector rows loop" below) where the compiler targets AVX-512F or
+ * AVX2 with FMA, i.e. with -march=native on such a CPU: FRL_VEC is 512 or 256, the vector's width in
+ * bits. Otherwise (the generic -O3 build, another ISA) FRL_VEC is 0 and the portable loop runs.
+ * -DFRL_NO_VEC forces the portable loop and -mno-avx512f the AVX2 one (the tests build all three). */
 #if defined(__AVX512F__) && !defined(FRL_NO_VEC)
-#define FRL_VEC 1
-#include <immintrin.h>
+#define FRL_VEC 512
+#elif defined(__AVX2__) && defined(__FMA__) && !defined(FRL_NO_VEC)
+#define FRL_VEC 256
 #else
 #define FRL_VEC 0
 #endif
-
-#ifdef FRL_F32
-#define REAL float
-#define SUF(name) name##_f32
-#define EXP exp_f32
-#define CHUNK (CHUNK_BYTES / 4)
 #if FRL_VEC
-/* 16 float lanes: a vector holds 16 consecutive time steps of one row. */
-#define VW 16
-#define VEC __m512
-#define MASK __mmask16
-#define FLAG_MASK flag_mask16
-#define VEXP vexp_f32
-#define VSET1 _mm512_set1_ps
-#define VLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
-#define VSTORE(p, m, x) _mm512_mask_storeu_ps(p, m, x)
-#define VSTREAM _mm512_stream_ps
-#define VADD _mm512_add_ps
-#define VSUB _mm512_sub_ps
-#define VMUL _mm512_mul_ps
-#define VMUL_Z _mm512_maskz_mul_ps
-#define VFMA _mm512_fmadd_ps
-#define VBLEND _mm512_mask_blend_ps
-#define VMIN _mm512_min_ps
-/* lanes t <- t + s, the top s lanes from `fill` */
-#define VSHIFT(x, fill, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(fill), _mm512_castps_si512(x), s))
-#define VFIRST(x) _mm512_broadcastss_ps(_mm512_castps512_ps128(x))
-#define VGET0 _mm512_cvtss_f32
+#include <immintrin.h>
+#endif
+
+/* Per dtype and ISA, the vector rows loop needs:
+ *   VW lanes, VEC the vector type, MASK a set of lanes (a k-mask with AVX-512, a vector of all-ones
+ *   or zero lanes with AVX2), LANES(L) the first L lanes, LAST(L) lane L-1 only, NONE, MANDN(a, b)
+ *   a and not b, MOR; VLOAD(m, L, p) loads lanes m = LANES(L) (others 0, never reading past them),
+ *   VSTORE(p, m, L, x) stores them, VSTREAM(p, x) a non-temporal store of a whole vector (p aligned to sizeof(VEC));
+ *   VMUL_Z(m, a, b) a * b in lanes m, 0 elsewhere; VBLEND(m, a, b) b in lanes m, a elsewhere;
+ *   VMIN(a, b) min, b when either is NaN (as vminps); VSHIFT(x, fill, s) lanes t <- x_{t+s}, the top s
+ *   lanes from fill's first s; VFIRST(x) lane 0 in every lane; FLAG_MASK(p, L) the lanes whose flag
+ *   byte p[t] is nonzero, reading only p[0..L); VEXP(p, m, L) e^p[t] in the first L lanes. */
+#if FRL_VEC == 512
+#define MANDN(a, b) ((a) & (MASK)~(b))
+#define MOR(a, b) ((a) | (b))
+#define NONE 0
 /* exp_f32 on 16 lanes: the same steps (the same results up to FMA contraction), with the scaling by
  * 2^k done by vscalefps. */
 INLINE __m512 exp_f32x16(__m512 x) {
@@ -178,21 +172,16 @@ INLINE __m512 exp_f32x16(__m512 x) {
     y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), y, _mm512_set1_ps(INFINITY));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), y, _mm512_setzero_ps());
 }
-/* e^p[k] for the first L of 16 lanes (the others 1) */
-INLINE __m512 vexp_f32(const float *p, __mmask16 m, int L) {
-    (void)L;
-    return exp_f32x16(_mm512_maskz_loadu_ps(m, p));
+/* n <= 16 flag bytes as 16 bytes, the rest 0 */
+INLINE __m128i flag_bytes(const u8 *p, int L, int n) {
+    if (L == n && n == 16) return _mm_loadu_si128((const __m128i *)p);
+    if (L == n && n == 8) return _mm_loadl_epi64((const __m128i *)p);
+    u8 buf[16] = {0};
+    memcpy(buf, p, (size_t)L);
+    return _mm_loadu_si128((const __m128i *)buf);
 }
-
-/* W flags (bytes) as a lane mask, reading only the first L */
 INLINE __mmask16 flag_mask16(const u8 *p, int L) {
-    __m128i b;
-    if (L == 16) b = _mm_loadu_si128((const __m128i *)p);
-    else {
-        u8 buf[16] = {0};
-        memcpy(buf, p, (size_t)L);
-        b = _mm_loadu_si128((const __m128i *)buf);
-    }
+    __m128i b = flag_bytes(p, L, 16);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
     return _mm_test_epi8_mask(b, b); /* no widening shuffle */
 #else
@@ -200,33 +189,124 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
     return _mm512_test_epi32_mask(w, w);
 #endif
 }
+INLINE __mmask8 flag_mask8(const u8 *p, int L) {
+    __m128i b = flag_bytes(p, L, 8);
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return (__mmask8)_mm_test_epi8_mask(b, b); /* bytes 8-15 are zero */
+#else
+    __m512i w = _mm512_cvtepu8_epi64(b);
+    return _mm512_test_epi64_mask(w, w);
+#endif
+}
+INLINE __m512 vexp_f32(const float *p, __mmask16 m, int L) {
+    (void)L;
+    return exp_f32x16(_mm512_maskz_loadu_ps(m, p));
+}
+#elif FRL_VEC == 256
+#define MANDN(a, b) VAND_NOT(a, b)
+#define NONE VSET1(0)
+/* exp_f32 on 8 lanes: the same steps, 2^k as two factors as in exp_f32. */
+INLINE __m256 exp_f32x8(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.7228f), lo = _mm256_set1_ps(-87.3365f);
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 xc = _mm256_min_ps(hi, _mm256_max_ps(lo, x)); /* NaN stays NaN */
+    __m256 k = _mm256_sub_ps(_mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), magic), magic);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fmadd_ps(k, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+    __m256i ki = _mm256_cvtps_epi32(k), h = _mm256_srai_epi32(ki, 1), bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ki, h), bias), 23));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+    return _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+}
+/* n <= 8 flag bytes (n = 8 or 4) widened to n lanes of 32 or 64 bits, all ones where nonzero */
+INLINE __m256i flag_lanes(const u8 *p, int L, int n) {
+    __m128i b;
+    if (L == n) {
+        int32_t w4;
+        memcpy(&w4, p, 4);
+        b = n == 8 ? _mm_loadl_epi64((const __m128i *)p) : _mm_cvtsi32_si128(w4);
+    } else {
+        u8 buf[8] = {0};
+        memcpy(buf, p, (size_t)L);
+        b = _mm_loadl_epi64((const __m128i *)buf);
+    }
+    __m256i w = n == 8 ? _mm256_cvtepu8_epi32(b) : _mm256_cvtepu8_epi64(b);
+    return n == 8 ? _mm256_cmpgt_epi32(w, _mm256_setzero_si256()) : _mm256_cmpgt_epi64(w, _mm256_setzero_si256());
+}
+INLINE __m256 vexp_f32(const float *p, __m256 m, int L) {
+    return exp_f32x8(L == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, _mm256_castps_si256(m)));
+}
+#endif
+
+#ifdef FRL_F32
+#define REAL float
+#define SUF(name) name##_f32
+#define EXP exp_f32
+#define CHUNK (CHUNK_BYTES / 4)
+#if FRL_VEC == 512
+#define VW 16
+#define VEC __m512
+#define MASK __mmask16
+#define LANES(L) ((MASK)((L) >= 16 ? 0xFFFF : (1u << (L)) - 1))
+#define LAST(L) ((MASK)(1u << ((L) - 1)))
+#define FLAG_MASK flag_mask16
+#define VEXP vexp_f32
+#define VSET1 _mm512_set1_ps
+#define VLOADU _mm512_loadu_ps
+#define VLOAD(m, L, p) _mm512_maskz_loadu_ps(m, p)
+#define VSTORE(p, m, L, x) _mm512_mask_storeu_ps(p, m, x)
+#define VSTREAM _mm512_stream_ps
+#define VADD _mm512_add_ps
+#define VSUB _mm512_sub_ps
+#define VMUL _mm512_mul_ps
+#define VMUL_Z _mm512_maskz_mul_ps
+#define VFMA _mm512_fmadd_ps
+#define VBLEND _mm512_mask_blend_ps
+#define VMIN _mm512_min_ps
+#define VSHIFT(x, fill, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(fill), _mm512_castps_si512(x), s))
+#define VFIRST(x) _mm512_broadcastss_ps(_mm512_castps512_ps128(x))
+#elif FRL_VEC == 256
+#define VW 8
+#define VEC __m256
+#define MASK __m256
+#define LANES(L) _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(L), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+#define LAST(L) _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_set1_epi32((L) - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))
+#define FLAG_MASK(p, L) _mm256_castsi256_ps(flag_lanes(p, L, 8))
+#define VEXP vexp_f32
+#define VAND_NOT(a, b) _mm256_andnot_ps(b, a)
+#define MOR _mm256_or_ps
+#define VSET1 _mm256_set1_ps
+#define VLOADU _mm256_loadu_ps
+/* masked only in a partial block: vmaskmov is slow on some CPUs (a store is microcoded on AMD's) */
+#define VLOAD(m, L, p) ((L) == VW ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, _mm256_castps_si256(m)))
+#define VSTORE(p, m, L, x) ((L) == VW ? _mm256_storeu_ps(p, x) : _mm256_maskstore_ps(p, _mm256_castps_si256(m), x))
+#define VSTREAM _mm256_stream_ps
+#define VADD _mm256_add_ps
+#define VSUB _mm256_sub_ps
+#define VMUL _mm256_mul_ps
+#define VMUL_Z(m, a, b) _mm256_and_ps(m, _mm256_mul_ps(a, b))
+#define VFMA _mm256_fmadd_ps
+#define VBLEND(m, a, b) _mm256_blendv_ps(a, b, m)
+#define VMIN _mm256_min_ps
+/* lanes from (x's high half, fill's low half), then a byte shift within each 128-bit half */
+#define VSHIFT(x, fill, s) _mm256_castsi256_ps(_mm256_alignr_epi8(                                   \
+    _mm256_castps_si256(_mm256_permute2f128_ps(x, fill, 0x21)), _mm256_castps_si256(x), 4 * (s)))
+#define VFIRST(x) _mm256_broadcastss_ps(_mm256_castps256_ps128(x))
 #endif
 #include __FILE__
 #undef REAL
 #undef SUF
 #undef EXP
 #undef CHUNK
-#if FRL_VEC
-#undef VW
-#undef VEC
-#undef MASK
-#undef FLAG_MASK
-#undef VEXP
-#undef VSET1
-#undef VLOAD
-#undef VSTORE
-#undef VSTREAM
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VMUL_Z
-#undef VFMA
-#undef VBLEND
-#undef VMIN
-#undef VSHIFT
-#undef VFIRST
-#undef VGET0
-#endif
 #endif
 
 #ifdef FRL_F64
@@ -235,14 +315,20 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
 #define EXP exp_f64
 #define CHUNK (CHUNK_BYTES / 8)
 #if FRL_VEC
+/* e^p[t] for the first L lanes (the others 1): libm, as the portable loop */
+#define VEXP(p, m, L) SUF(vexp_libm)(p, L)
+#endif
+#if FRL_VEC == 512
 #define VW 8
 #define VEC __m512d
 #define MASK __mmask8
+#define LANES(L) ((MASK)((L) >= 8 ? 0xFF : (1u << (L)) - 1))
+#define LAST(L) ((MASK)(1u << ((L) - 1)))
 #define FLAG_MASK flag_mask8
-#define VEXP vexp_f64
 #define VSET1 _mm512_set1_pd
-#define VLOAD(m, p) _mm512_maskz_loadu_pd(m, p)
-#define VSTORE(p, m, x) _mm512_mask_storeu_pd(p, m, x)
+#define VLOADU _mm512_loadu_pd
+#define VLOAD(m, L, p) _mm512_maskz_loadu_pd(m, p)
+#define VSTORE(p, m, L, x) _mm512_mask_storeu_pd(p, m, x)
 #define VSTREAM _mm512_stream_pd
 #define VADD _mm512_add_pd
 #define VSUB _mm512_sub_pd
@@ -253,56 +339,32 @@ INLINE __mmask16 flag_mask16(const u8 *p, int L) {
 #define VMIN _mm512_min_pd
 #define VSHIFT(x, fill, s) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(fill), _mm512_castpd_si512(x), s))
 #define VFIRST(x) _mm512_broadcastsd_pd(_mm512_castpd512_pd128(x))
-#define VGET0 _mm512_cvtsd_f64
-/* e^p[k] for the first L of 8 lanes (the others 1): libm, as the portable loop */
-INLINE __m512d vexp_f64(const double *p, __mmask8 m, int L) {
-    double e[8];
-    for (int k = 0; k < 8; k++) e[k] = k < L ? exp(p[k]) : 1.0;
-    (void)m;
-    return _mm512_loadu_pd(e);
-}
-INLINE __mmask8 flag_mask8(const u8 *p, int L) {
-    __m128i b;
-    if (L == 8) b = _mm_loadl_epi64((const __m128i *)p);
-    else {
-        u8 buf[16] = {0};
-        memcpy(buf, p, (size_t)L);
-        b = _mm_loadu_si128((const __m128i *)buf);
-    }
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-    return (__mmask8)_mm_test_epi8_mask(b, b); /* bytes 8-15 are zero or not read */
-#else
-    __m512i w = _mm512_cvtepu8_epi64(b);
-    return _mm512_test_epi64_mask(w, w);
-#endif
-}
+#elif FRL_VEC == 256
+#define VW 4
+#define VEC __m256d
+#define MASK __m256d
+#define LANES(L) _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(L), _mm256_setr_epi64x(0, 1, 2, 3)))
+#define LAST(L) _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_set1_epi64x((L) - 1), _mm256_setr_epi64x(0, 1, 2, 3)))
+#define FLAG_MASK(p, L) _mm256_castsi256_pd(flag_lanes(p, L, 4))
+#define VAND_NOT(a, b) _mm256_andnot_pd(b, a)
+#define MOR _mm256_or_pd
+#define VSET1 _mm256_set1_pd
+#define VLOADU _mm256_loadu_pd
+#define VLOAD(m, L, p) ((L) == VW ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, _mm256_castpd_si256(m)))
+#define VSTORE(p, m, L, x) ((L) == VW ? _mm256_storeu_pd(p, x) : _mm256_maskstore_pd(p, _mm256_castpd_si256(m), x))
+#define VSTREAM _mm256_stream_pd
+#define VADD _mm256_add_pd
+#define VSUB _mm256_sub_pd
+#define VMUL _mm256_mul_pd
+#define VMUL_Z(m, a, b) _mm256_and_pd(m, _mm256_mul_pd(a, b))
+#define VFMA _mm256_fmadd_pd
+#define VBLEND(m, a, b) _mm256_blendv_pd(a, b, m)
+#define VMIN _mm256_min_pd
+#define VSHIFT(x, fill, s) _mm256_castsi256_pd(_mm256_alignr_epi8(                                   \
+    _mm256_castpd_si256(_mm256_permute2f128_pd(x, fill, 0x21)), _mm256_castpd_si256(x), 8 * (s)))
+#define VFIRST(x) _mm256_broadcastsd_pd(_mm256_castpd256_pd128(x))
 #endif
 #include __FILE__
-#undef REAL
-#undef SUF
-#undef EXP
-#undef CHUNK
-#if FRL_VEC
-#undef VW
-#undef VEC
-#undef MASK
-#undef FLAG_MASK
-#undef VEXP
-#undef VSET1
-#undef VLOAD
-#undef VSTORE
-#undef VSTREAM
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VMUL_Z
-#undef VFMA
-#undef VBLEND
-#undef VMIN
-#undef VSHIFT
-#undef VFIRST
-#undef VGET0
-#endif
 #endif
 
 #else /* the body, compiled once per REAL */
@@ -359,9 +421,11 @@ INLINE VEC SUF(vscan)(VEC x, VEC c, VEC *carry) {
     c = VMUL(c, VSHIFT(c, one, 1));
     x = VFMA(c, VSHIFT(x, zero, 2), x);
     c = VMUL(c, VSHIFT(c, one, 2));
+#if VW > 4
     x = VFMA(c, VSHIFT(x, zero, 4), x);
     c = VMUL(c, VSHIFT(c, one, 4));
-#if VW == 16
+#endif
+#if VW > 8
     x = VFMA(c, VSHIFT(x, zero, 8), x);
     c = VMUL(c, VSHIFT(c, one, 8));
 #endif
@@ -373,7 +437,12 @@ INLINE VEC SUF(vscan)(VEC x, VEC c, VEC *carry) {
 /* The lanes of a block of L <= VW steps (lanes past L are not loaded and not stored). In the rows
  * loops below, only a row's last block is partial: lanes past L load as x = c = 0, which is right
  * there since nothing enters from the right (A_T = 0). */
-INLINE MASK SUF(lanes)(i64 L) { return L >= VW ? (MASK)-1 : (MASK)((1u << L) - 1); }
+/* e^p[t] for the first L lanes (the others 1) with libm, for float64 (as the portable loop) */
+INLINE VEC SUF(vexp_libm)(const REAL *p, int L) {
+    REAL e[VW];
+    for (int k = 0; k < VW; k++) e[k] = k < L ? EXP(p[k]) : (REAL)1;
+    return VLOADU(e);
+}
 
 /* Store a block of outputs. Outputs of at least STREAM_BYTES in all are written with non-temporal
  * stores where a block is whole and 64-byte aligned (a row's blocks are when T * sizeof(REAL) is a
@@ -384,9 +453,9 @@ INLINE MASK SUF(lanes)(i64 L) { return L >= VW ? (MASK)-1 : (MASK)((1u << L) - 1
 #ifndef STREAM_BYTES
 #define STREAM_BYTES (4 << 20)
 #endif
-INLINE void SUF(store_out)(REAL *p, MASK m, VEC x, int stream) {
-    if (stream && m == (MASK)-1 && !((uintptr_t)p & 63)) VSTREAM(p, x);
-    else VSTORE(p, m, x);
+INLINE void SUF(store_out)(REAL *p, MASK m, int L, VEC x, int stream) {
+    if (stream && L == VW && !((uintptr_t)p & (sizeof(VEC) - 1))) VSTREAM(p, x);
+    else VSTORE(p, m, L, x);
 }
 #endif
 
@@ -449,15 +518,15 @@ static void SUF(gae_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL ls) {
         VEC carry = VSET1(0);
         for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
             int L = (int)min64(VW, T - t);
-            MASK m = SUF(lanes)(L);
-            VEC vv = VLOAD(m, val + t);
-            VEC gv = g ? VLOAD(m, g + t) : G, lv = l ? VLOAD(m, l + t) : Lm;
+            MASK m = LANES(L);
+            VEC vv = VLOAD(m, L, val + t);
+            VEC gv = g ? VLOAD(m, L, g + t) : G, lv = l ? VLOAD(m, L, l + t) : Lm;
             MASK dm = FLAG_MASK(done + t, L), tm = FLAG_MASK(term + t, L);
-            VEC x = VSUB(VADD(VLOAD(m, r + t), VMUL_Z(m & ~tm, gv, VLOAD(m, nv + t))), vv);
-            VEC c = VMUL_Z(m & ~dm, gv, lv);
+            VEC x = VSUB(VADD(VLOAD(m, L, r + t), VMUL_Z(MANDN(m, tm), gv, VLOAD(m, L, nv + t))), vv);
+            VEC c = VMUL_Z(MANDN(m, dm), gv, lv);
             VEC a = SUF(vscan)(x, c, &carry);
-            SUF(store_out)(adv + t, m, a, stream);
-            SUF(store_out)(tgt + t, m, VADD(a, vv), stream);
+            SUF(store_out)(adv + t, m, L, a, stream);
+            SUF(store_out)(tgt + t, m, L, VADD(a, vv), stream);
         }
     }
     _mm_sfence();
@@ -558,15 +627,15 @@ static void SUF(td_lambda_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL l
         VEC carry = VSET1(0);
         for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
             int L = (int)min64(VW, T - t);
-            MASK m = SUF(lanes)(L);
-            VEC gv = g ? VLOAD(m, g + t) : G, lv = l ? VLOAD(m, l + t) : Lm;
+            MASK m = LANES(L);
+            VEC gv = g ? VLOAD(m, L, g + t) : G, lv = l ? VLOAD(m, L, l + t) : Lm;
             MASK tm = FLAG_MASK(term + t, L);
             /* cut: done, or the sequence end (the last lane of the first block scanned) */
-            MASK cut = FLAG_MASK(done + t, L) | (t + L == T ? (MASK)(1u << (L - 1)) : (MASK)0);
-            VEC b = VMUL_Z(m & ~tm, gv, VLOAD(m, nv + t));
-            VEC x = VFMA(b, VBLEND(cut, VSUB(one, lv), one), VLOAD(m, r + t));
-            VEC c = VMUL_Z(m & ~cut, gv, lv);
-            SUF(store_out)(out + t, m, SUF(vscan)(x, c, &carry), stream);
+            MASK cut = MOR(FLAG_MASK(done + t, L), t + L == T ? LAST(L) : NONE);
+            VEC b = VMUL_Z(MANDN(m, tm), gv, VLOAD(m, L, nv + t));
+            VEC x = VFMA(b, VBLEND(cut, VSUB(one, lv), one), VLOAD(m, L, r + t));
+            VEC c = VMUL_Z(MANDN(m, cut), gv, lv);
+            SUF(store_out)(out + t, m, L, SUF(vscan)(x, c, &carry), stream);
         }
     }
     _mm_sfence();
@@ -630,21 +699,21 @@ static void SUF(vtrace_rows_vec)(i64 T, i64 N, const View *v, REAL gs, REAL rho_
         VEC carry = VSET1(0), vs_right = VSET1(0);
         for (i64 t = ((T - 1) / VW) * VW; t >= 0; t -= VW) {
             int L = (int)min64(VW, T - t);
-            MASK m = SUF(lanes)(L);
-            VEC gv = g ? VLOAD(m, g + t) : G;
-            VEC rv = VLOAD(m, r + t), vv = VLOAD(m, val + t), nvv = VLOAD(m, nv + t);
-            MASK dm = FLAG_MASK(done + t, L), keep = m & ~FLAG_MASK(term + t, L);
+            MASK m = LANES(L);
+            VEC gv = g ? VLOAD(m, L, g + t) : G;
+            VEC rv = VLOAD(m, L, r + t), vv = VLOAD(m, L, val + t), nvv = VLOAD(m, L, nv + t);
+            MASK dm = FLAG_MASK(done + t, L), keep = MANDN(m, FLAG_MASK(term + t, L));
             VEC rho = VEXP(lr + t, m, L);
             VEC rc = VMIN(RB, rho), cc = VMIN(CB, rho); /* NaN stays NaN, as in torch.clamp */
             VEC x = VMUL(rc, VSUB(VADD(rv, VMUL_Z(keep, gv, nvv)), vv));
-            VEC c = VMUL_Z(m & ~dm, gv, cc);
+            VEC c = VMUL_Z(MANDN(m, dm), gv, cc);
             VEC vsv = VADD(SUF(vscan)(x, c, &carry), vv);
-            MASK cut = dm | (t + L == T ? (MASK)(1u << (L - 1)) : (MASK)0);
+            MASK cut = MOR(dm, t + L == T ? LAST(L) : NONE);
             VEC following = VBLEND(cut, VSHIFT(vsv, vs_right, 1), nvv);
             VEC pgv = VMUL(rc, VSUB(VADD(rv, VMUL_Z(keep, gv, following)), vv));
             vs_right = vsv;
-            SUF(store_out)(vs + t, m, vsv, stream);
-            SUF(store_out)(pg + t, m, pgv, stream);
+            SUF(store_out)(vs + t, m, L, vsv, stream);
+            SUF(store_out)(pg + t, m, L, pgv, stream);
         }
     }
     _mm_sfence();

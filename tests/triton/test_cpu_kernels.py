@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -213,15 +214,21 @@ def test_fallback_when_compilation_fails(tmp_path):
 
 # --- the rows loop's two implementations (AVX-512 where the build targets it, portable otherwise) ---
 
-def _cpu_has_avx512f() -> bool:
+def _cpu_flags() -> set:
     try:
         with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and " avx512f" in line for line in f)
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return set()
 
 
-@pytest.mark.skipif(not _cpu_has_avx512f(), reason="the CPU has no AVX-512F")
+_FLAGS = _cpu_flags()
+
+
+@pytest.mark.skipif("avx512f" not in _FLAGS, reason="the CPU has no AVX-512F")
 def test_native_build_uses_the_avx512_rows_loop():
     """On an AVX-512 CPU the -march=native build runs the vector rows loop (16 floats, 8 doubles)."""
     for dtype, lanes in (("f32", 16), ("f64", 8)):
@@ -261,7 +268,7 @@ def test_rows_loop_large_outputs_streamed():
     _rows_case(1024, 520, torch.float32, per_step=False, seed=5)
 
 
-_PORTABLE_PROBE = """
+_ROWS_PROBE = """
 import json, sys
 sys.argv = ["probe"]
 from frl_triton.cpu import build
@@ -272,18 +279,28 @@ for dtype in (torch.float32, torch.float64):
     for i, (n, t) in enumerate(T._ROWS_CASES):
         T._rows_case(n, t, dtype, per_step=bool(i % 2), seed=i)
 T._rows_case(64, 300, torch.float32, per_step=True, seed=9)
+T._rows_case(1024, 520, torch.float32, per_step=False, seed=5)  # streamed stores
+T.test_exp_matches_torch_over_float32_range()
 print(json.dumps(dict(simd=simd, info=build.info())))
 """
 
 
-def test_portable_rows_loop_without_avx512(tmp_path):
-    """The portable rows loop (a build without AVX-512, here forced with -DFRL_NO_VEC) stays correct."""
+@pytest.mark.parametrize("extra_flag, lanes", [
+    pytest.param("-DFRL_NO_VEC", [0, 0], id="portable"),
+    pytest.param("-mno-avx512f", [8, 4], id="avx2", marks=pytest.mark.skipif(
+        not {"avx2", "fma"} <= _FLAGS or platform.machine() not in ("x86_64", "AMD64"),
+        reason="the CPU has no AVX2 and FMA")),
+])
+def test_other_rows_loops(tmp_path, extra_flag, lanes):
+    """The rows loops that this CPU's -march=native build does not run, built with an extra flag through
+    $CC: the portable C loop (-DFRL_NO_VEC, what a generic build or another ISA runs) and the AVX2 one
+    (-mno-avx512f, what an AVX2 CPU without AVX-512 runs)."""
     env = {k: v for k, v in os.environ.items() if k != "CC"}
     cc = build.find_compiler()
-    env.update(FRL_CACHE_DIR=str(tmp_path), CC=" ".join([*cc, "-DFRL_NO_VEC"]))
-    out = subprocess.run([sys.executable, "-c", _PORTABLE_PROBE], capture_output=True, text=True, cwd=ROOT,
+    env.update(FRL_CACHE_DIR=str(tmp_path), CC=" ".join([*cc, extra_flag]))
+    out = subprocess.run([sys.executable, "-c", _ROWS_PROBE], capture_output=True, text=True, cwd=ROOT,
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["info"]["available"] and res["info"]["compiled"]
-    assert res["simd"] == [0, 0]
+    assert res["simd"] == lanes
