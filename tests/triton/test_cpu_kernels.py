@@ -236,9 +236,9 @@ def test_native_build_uses_the_avx512_rows_loop():
         assert getattr(lib, f"frl_simd_{dtype}")() == lanes
 
 
-def _rows_case(n, T, dtype, per_step, seed, stream_size=False):
+def _rows_case(n, T, dtype, per_step, seed, pattern="random"):
     """Every op on batch-major [n, T, 1] inputs against its reference."""
-    r, v, nv, lr, done, term, gamma, lmbda = _inputs((n, T, 1), -2, dtype, "random", per_step, seed)
+    r, v, nv, lr, done, term, gamma, lmbda = _inputs((n, T, 1), -2, dtype, pattern, per_step, seed)
     adv, target = scan.gae(r, v, nv, done, term, gamma, lmbda, -2)
     ref_adv, ref_target = gae_reference(r, v, nv, done, term, gamma, lmbda, -2)
     _close(adv, ref_adv, dtype)
@@ -255,10 +255,17 @@ def _rows_case(n, T, dtype, per_step, seed, stream_size=False):
 _ROWS_CASES = [(1, 1), (3, 15), (17, 16), (5, 17), (16, 33), (2, 255), (4, 257), (3, 530)]
 
 
+_PATTERNS = ["random", "truncated", "first", "last", "all", "none"]
+
+
+def _rows_cases(dtype):
+    for i, (n, T) in enumerate(_ROWS_CASES):
+        _rows_case(n, T, dtype, per_step=bool(i % 2), seed=i, pattern=_PATTERNS[i % len(_PATTERNS)])
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 def test_rows_loop_ragged_blocks(dtype):
-    for i, (n, T) in enumerate(_ROWS_CASES):
-        _rows_case(n, T, dtype, per_step=bool(i % 2), seed=i)
+    _rows_cases(dtype)
 
 
 def test_rows_loop_large_outputs_streamed():
@@ -276,8 +283,9 @@ import tests.triton.test_cpu_kernels as T
 import torch
 simd = [getattr(build.library(d), f"frl_simd_{d}")() for d in ("f32", "f64")]
 for dtype in (torch.float32, torch.float64):
-    for i, (n, t) in enumerate(T._ROWS_CASES):
-        T._rows_case(n, t, dtype, per_step=bool(i % 2), seed=i)
+    T._rows_cases(dtype)
+    for pattern in T._PATTERNS:
+        T._rows_case(7, 40, dtype, per_step=False, seed=1, pattern=pattern)
 T._rows_case(64, 300, torch.float32, per_step=True, seed=9)
 T._rows_case(1024, 520, torch.float32, per_step=False, seed=5)  # streamed stores
 T.test_exp_matches_torch_over_float32_range()
