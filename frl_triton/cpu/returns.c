@@ -202,6 +202,32 @@ INLINE __m512 vexp_f32(const float *p, __mmask16 m, int L) {
     (void)L;
     return exp_f32x16(_mm512_maskz_loadu_ps(m, p));
 }
+/* exp for 8 doubles: x = k ln2 + r (Cody-Waite, Cephes' split of ln2), |r| <= ln2 / 2, e^r by its
+ * Taylor polynomial to degree 12 (truncation below 2e-16 relative), times 2^k by vscalefpd (which
+ * also gives the subnormal results torch's exp gives below -708). Overflow to inf above 709.78, 0
+ * below -745.2; NaN stays NaN. */
+INLINE __m512d exp_f64x8(__m512d x) {
+    const __m512d hi = _mm512_set1_pd(709.782712893384), lo = _mm512_set1_pd(-745.2);
+    __m512d xc = _mm512_min_pd(hi, _mm512_max_pd(lo, x)); /* NaN stays NaN */
+    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(xc, _mm512_set1_pd(1.4426950408889634)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(6.93145751953125e-1), xc);
+    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(1.42860682030941723212e-6), r);
+    /* 1 / n! for n = 12 .. 0 */
+    static const double inv_fact[13] = {2.08767569878680989792e-9, 2.50521083854417187751e-8,
+        2.75573192239858906526e-7, 2.75573192239858906526e-6, 2.48015873015873015873e-5,
+        1.98412698412698412698e-4, 1.38888888888888888889e-3, 8.33333333333333333333e-3,
+        4.16666666666666666667e-2, 1.66666666666666666667e-1, 0.5, 1.0, 1.0};
+    __m512d p = _mm512_set1_pd(inv_fact[0]);
+    for (int i = 1; i < 13; i++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inv_fact[i]));
+    __m512d y = _mm512_scalef_pd(p, k);
+    y = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, hi, _CMP_GT_OQ), y, _mm512_set1_pd(INFINITY));
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, lo, _CMP_LT_OQ), y, _mm512_setzero_pd());
+}
+INLINE __m512d vexp_f64(const double *p, __mmask8 m, int L) {
+    (void)L;
+    return exp_f64x8(_mm512_maskz_loadu_pd(m, p));
+}
 #elif FRL_VEC == 256
 #define MANDN(a, b) VAND_NOT(a, b)
 #define NONE VSET1(0)
@@ -314,7 +340,7 @@ INLINE __m256 vexp_f32(const float *p, __m256 m, int L) {
 #define SUF(name) name##_f64
 #define EXP exp_f64
 #define CHUNK (CHUNK_BYTES / 8)
-#if FRL_VEC
+#if FRL_VEC == 256
 /* e^p[t] for the first L lanes (the others 1): libm, as the portable loop */
 #define VEXP(p, m, L) SUF(vexp_libm)(p, L)
 #endif
@@ -325,6 +351,7 @@ INLINE __m256 vexp_f32(const float *p, __m256 m, int L) {
 #define LANES(L) ((MASK)((L) >= 8 ? 0xFF : (1u << (L)) - 1))
 #define LAST(L) ((MASK)(1u << ((L) - 1)))
 #define FLAG_MASK flag_mask8
+#define VEXP vexp_f64
 #define VSET1 _mm512_set1_pd
 #define VLOADU _mm512_loadu_pd
 #define VLOAD(m, L, p) _mm512_maskz_loadu_pd(m, p)
@@ -438,7 +465,7 @@ INLINE VEC SUF(vscan)(VEC x, VEC c, VEC *carry) {
 /* The lanes of a block of L <= VW steps (lanes past L are not loaded and not stored). In the rows
  * loops below, only a row's last block is partial: lanes past L load as x = c = 0, which is right
  * there since nothing enters from the right (A_T = 0). */
-/* e^p[t] for the first L lanes (the others 1) with libm, for float64 (as the portable loop) */
+/* e^p[t] for the first L lanes (the others 1) with libm, for float64 with AVX2 (as the portable loop) */
 INLINE VEC SUF(vexp_libm)(const REAL *p, int L) {
     REAL e[VW];
     for (int k = 0; k < VW; k++) e[k] = k < L ? EXP(p[k]) : (REAL)1;

@@ -155,6 +155,23 @@ def test_exp_matches_torch_over_float32_range():
     assert vs.view(-1)[-3].isnan() and vs.view(-1)[-2] == float("inf") and vs.view(-1)[-1] == 0
 
 
+def test_exp_matches_torch_over_float64_range():
+    """V-trace's float64 exp (a vector polynomial with AVX-512, libm otherwise) against torch.exp."""
+    x = torch.cat([torch.linspace(-800, 800, 40001, dtype=torch.float64),
+                   torch.tensor([float("nan"), float("inf"), -float("inf"), 709.78, 709.79, -745.1, -745.2, 0.0],
+                                dtype=torch.float64)])
+    shape = (x.numel(), 1, 1)
+    zeros = torch.zeros(shape, dtype=torch.float64)
+    no = torch.zeros(shape, dtype=torch.bool)
+    gamma = torch.tensor(0.0, dtype=torch.float64).expand(shape)
+    vs, _ = scan.vtrace(torch.ones(shape, dtype=torch.float64), zeros, zeros, x.view(shape), no, no, gamma,
+                        float("inf"), 1.0, -2)
+    vs, expected = vs.view(-1), torch.exp(x)
+    normal = expected > 1e-300
+    torch.testing.assert_close(vs[normal], expected[normal], rtol=1e-15, atol=0, equal_nan=True)
+    torch.testing.assert_close(vs[~normal], expected[~normal], rtol=0, atol=1e-315, equal_nan=True)
+
+
 # --- build cache and fallback (fresh processes) -----------------------------------------------------
 
 _PROBE = """
@@ -289,6 +306,7 @@ for dtype in (torch.float32, torch.float64):
 T._rows_case(64, 300, torch.float32, per_step=True, seed=9)
 T._rows_case(1024, 520, torch.float32, per_step=False, seed=5)  # streamed stores
 T.test_exp_matches_torch_over_float32_range()
+T.test_exp_matches_torch_over_float64_range()
 print(json.dumps(dict(simd=simd, info=build.info())))
 """
 
