@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,23 @@ def test_exp_matches_torch_over_float32_range():
     assert vs.view(-1)[-3].isnan() and vs.view(-1)[-2] == float("inf") and vs.view(-1)[-1] == 0
 
 
+def test_exp_matches_torch_over_float64_range():
+    """V-trace's float64 exp (a vector polynomial with AVX-512, libm otherwise) against torch.exp."""
+    x = torch.cat([torch.linspace(-800, 800, 40001, dtype=torch.float64),
+                   torch.tensor([float("nan"), float("inf"), -float("inf"), 709.78, 709.79, -745.1, -745.2, 0.0],
+                                dtype=torch.float64)])
+    shape = (x.numel(), 1, 1)
+    zeros = torch.zeros(shape, dtype=torch.float64)
+    no = torch.zeros(shape, dtype=torch.bool)
+    gamma = torch.tensor(0.0, dtype=torch.float64).expand(shape)
+    vs, _ = scan.vtrace(torch.ones(shape, dtype=torch.float64), zeros, zeros, x.view(shape), no, no, gamma,
+                        float("inf"), 1.0, -2)
+    vs, expected = vs.view(-1), torch.exp(x)
+    normal = expected > 1e-300
+    torch.testing.assert_close(vs[normal], expected[normal], rtol=1e-15, atol=0, equal_nan=True)
+    torch.testing.assert_close(vs[~normal], expected[~normal], rtol=0, atol=1e-315, equal_nan=True)
+
+
 # --- build cache and fallback (fresh processes) -----------------------------------------------------
 
 _PROBE = """
@@ -209,3 +227,106 @@ def test_fallback_when_compilation_fails(tmp_path):
     assert out["info"]["available"] is False
     assert len(out["warnings"]) == 1 and "false" in out["warnings"][0]
     assert out["err"] < 1e-5
+
+
+# --- the rows loop's two implementations (AVX-512 where the build targets it, portable otherwise) ---
+
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+_FLAGS = _cpu_flags()
+
+
+@pytest.mark.skipif("avx512f" not in _FLAGS, reason="the CPU has no AVX-512F")
+def test_native_build_uses_the_avx512_rows_loop():
+    """On an AVX-512 CPU the -march=native build runs the vector rows loop (16 floats, 8 doubles)."""
+    for dtype, lanes in (("f32", 16), ("f64", 8)):
+        lib = build.library(dtype)
+        assert getattr(lib, f"frl_simd_{dtype}")() == lanes
+
+
+def _rows_case(n, T, dtype, per_step, seed, pattern="random"):
+    """Every op on batch-major [n, T, 1] inputs against its reference."""
+    r, v, nv, lr, done, term, gamma, lmbda = _inputs((n, T, 1), -2, dtype, pattern, per_step, seed)
+    adv, target = scan.gae(r, v, nv, done, term, gamma, lmbda, -2)
+    ref_adv, ref_target = gae_reference(r, v, nv, done, term, gamma, lmbda, -2)
+    _close(adv, ref_adv, dtype)
+    _close(target, ref_target, dtype)
+    out = scan.td_lambda(r, nv, done, term, gamma, lmbda, -2)
+    _close(out, td_lambda_reference(r, nv, done, term, gamma, lmbda, -2), dtype)
+    vs, pg = scan.vtrace(r, v, nv, lr, done, term, gamma, 1.0, 0.9, -2)
+    ref_vs, ref_pg = vtrace_reference(r, v, nv, lr, done, term, gamma, 1.0, 0.9, -2)
+    _close(vs, ref_vs, dtype)
+    _close(pg, ref_pg, dtype)
+
+
+# n and T around the vector widths (8, 16) and a float64 chunk (256): ragged last blocks and chunks
+_ROWS_CASES = [(1, 1), (3, 15), (17, 16), (5, 17), (16, 33), (2, 255), (4, 257), (3, 530)]
+
+
+_PATTERNS = ["random", "truncated", "first", "last", "all", "none"]
+
+
+def _rows_cases(dtype):
+    for i, (n, T) in enumerate(_ROWS_CASES):
+        _rows_case(n, T, dtype, per_step=bool(i % 2), seed=i, pattern=_PATTERNS[i % len(_PATTERNS)])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_rows_loop_ragged_blocks(dtype):
+    _rows_cases(dtype)
+
+
+def test_rows_loop_large_outputs_streamed():
+    """Outputs past the kernel's streaming threshold (4 MiB) are written with non-temporal stores where
+    a block is aligned: T = 520 floats makes every other row 64-byte aligned, so both kinds of store
+    run in one call."""
+    _rows_case(1024, 520, torch.float32, per_step=False, seed=5)
+
+
+_ROWS_PROBE = """
+import json, sys
+sys.argv = ["probe"]
+from frl_triton.cpu import build
+import tests.triton.test_cpu_kernels as T
+import torch
+simd = [getattr(build.library(d), f"frl_simd_{d}")() for d in ("f32", "f64")]
+for dtype in (torch.float32, torch.float64):
+    T._rows_cases(dtype)
+    for pattern in T._PATTERNS:
+        T._rows_case(7, 40, dtype, per_step=False, seed=1, pattern=pattern)
+T._rows_case(64, 300, torch.float32, per_step=True, seed=9)
+T._rows_case(1024, 520, torch.float32, per_step=False, seed=5)  # streamed stores
+T.test_exp_matches_torch_over_float32_range()
+T.test_exp_matches_torch_over_float64_range()
+print(json.dumps(dict(simd=simd, info=build.info())))
+"""
+
+
+@pytest.mark.parametrize("extra_flag, lanes", [
+    pytest.param("-DFRL_NO_VEC", [0, 0], id="portable"),
+    pytest.param("-mno-avx512f", [8, 4], id="avx2", marks=pytest.mark.skipif(
+        not {"avx2", "fma"} <= _FLAGS or platform.machine() not in ("x86_64", "AMD64"),
+        reason="the CPU has no AVX2 and FMA")),
+])
+def test_other_rows_loops(tmp_path, extra_flag, lanes):
+    """The rows loops that this CPU's -march=native build does not run, built with an extra flag through
+    $CC: the portable C loop (-DFRL_NO_VEC, what a generic build or another ISA runs) and the AVX2 one
+    (-mno-avx512f, what an AVX2 CPU without AVX-512 runs)."""
+    env = {k: v for k, v in os.environ.items() if k != "CC"}
+    cc = build.find_compiler()
+    env.update(FRL_CACHE_DIR=str(tmp_path), CC=" ".join([*cc, extra_flag]))
+    out = subprocess.run([sys.executable, "-c", _ROWS_PROBE], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["info"]["available"] and res["info"]["compiled"]
+    assert res["simd"] == lanes
