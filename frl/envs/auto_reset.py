@@ -49,15 +49,7 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     for k, new in fresh.items():
         old = nxt.get(k)
         mask = done.reshape(tuple(done.shape[:nbatch]) + (1,) * (new.dim() - nbatch))
-        if new.dtype == torch.bool and torch.compiler.is_compiling():
-            # The same 0/1 values as the where below. Inductor's CPU backend stores a vectorized
-            # bool result through a byte-by-byte scalar loop (VecMask::store ->
-            # Vectorized<bool>::blendv), ~25 us per flag at 4096 envs; through float32 and uint8,
-            # reinterpreted as bool, the stores stay vectorized. Not used in Env.step: there the flags
-            # are read again in the same kernel, and inductor fails to compile such reads (torch 2.13).
-            nxt.set(k, ((mask & new) | (~mask & old)).to(torch.float32).to(torch.uint8).view(torch.bool))
-        else:
-            nxt.set(k, torch.where(mask, new, old))
+        nxt.set(k, torch.where(mask, new, old))
     return nxt
 
 
