@@ -18,33 +18,21 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import FrlKeyError, check_keys, fail, fmt_shape, value_checks_enabled
-from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded, done_flags_spec
+from frl.envs.env import SharedSpecs
+from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
 from frl.envs.step_mdp import _merge
 
 FLAGS = ("done", "terminated", "truncated")
 
 
-class HostEnv:
-    """What the host adapters share: the flags' and reward's specs, a name, and a lifetime.
+class HostEnv(SharedSpecs):
+    """What the host adapters share: the common specs and name (`SharedSpecs`), and a lifetime.
 
     A subclass sets ``env`` (the host library's env, which has ``close()``) and ``reward_dtype``.
     """
 
     stateful = True  # one live simulator state: check_env replays from the reset key instead of re-stepping
     env: object
-    reward_dtype: torch.dtype
-
-    @property
-    def reward_spec(self) -> Spec:
-        return Unbounded((1,), self.reward_dtype)
-
-    @property
-    def done_spec(self) -> Composite:
-        return done_flags_spec()
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
 
     def close(self) -> None:
         """Close the host env (its worker processes, renderer and physics contexts)."""

@@ -44,6 +44,20 @@ def env_keys(key: torch.Tensor, batch_size: Sequence[int]) -> torch.Tensor:
     return fr.split(key, n).reshape(batch + (2,))
 
 
+def reset_key(fn: str, key: torch.Tensor | None, seed: int | None,
+              batch_size: Sequence[int] | int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """A reset's key (from ``key`` or ``seed=<int>``, exactly one of them) and its batch shape as a tuple."""
+    if key is None:
+        if seed is None:
+            fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
+        key = fr.key(seed)
+    elif seed is not None:
+        fail(fn, "give either key or seed, not both", TypeError)
+    if isinstance(batch_size, int):
+        batch_size = (batch_size,)
+    return key, tuple(int(b) for b in batch_size)
+
+
 def map_keys(fn: Callable[[torch.Tensor], Any], keys: torch.Tensor) -> Any:
     """Apply ``fn(key [2]) -> pytree of tensors`` to each key of ``keys`` [*B, 2]; outputs get [*B, ...].
 
@@ -59,7 +73,25 @@ def map_keys(fn: Callable[[torch.Tensor], Any], keys: torch.Tensor) -> Any:
     return pytree.tree_map(lambda t: t.reshape(batch + tuple(t.shape[1:])).contiguous(), out)
 
 
-class Env:
+class SharedSpecs:
+    """The specs every env kind shares (reward [1] of ``reward_dtype``, bool done flags) and its name."""
+
+    reward_dtype: torch.dtype
+
+    @property
+    def reward_spec(self) -> Spec:
+        return Unbounded((1,), self.reward_dtype)
+
+    @property
+    def done_spec(self) -> Composite:
+        return done_flags_spec()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class Env(SharedSpecs):
     """Base class of the stateless envs. See the module docstring for the TensorDict layout.
 
     Subclasses set ``params``, ``dtype``, ``observation_spec``, ``action_spec``, ``state_size`` and
@@ -74,19 +106,9 @@ class Env:
     observation_spec: Spec
     action_spec: Spec
 
-    # ---- specs shared by every env ------------------------------------------------------------
-
     @property
-    def reward_spec(self) -> Spec:
-        return Unbounded((1,), self.dtype)
-
-    @property
-    def done_spec(self) -> Composite:
-        return done_flags_spec()
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
+    def reward_dtype(self) -> torch.dtype:
+        return self.dtype
 
     # ---- the subclass's physics -----------------------------------------------------------------
 
@@ -154,15 +176,7 @@ class Env:
             >>> td["observation"].shape
             torch.Size([4, 3])
         """
-        fn = f"frl.envs.{self.name}.reset"
-        if key is None:
-            if seed is None:
-                fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
-            key = fr.key(seed)
-        elif seed is not None:
-            fail(fn, "give either key or seed, not both", TypeError)
-        if isinstance(batch_size, int):
-            batch_size = (batch_size,)
+        key, batch_size = reset_key(f"frl.envs.{self.name}.reset", key, seed, batch_size)
         return self.init(env_keys(key, batch_size))
 
     def step(self, td: TensorDictBase) -> TensorDictBase:

@@ -54,7 +54,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import check_dtype, check_floating, check_keys, check_shape, check_values, fail, fmt_shape
-from frl.envs.env import env_keys, map_keys
+from frl.envs.env import env_keys, map_keys, reset_key
 from frl.envs.specs import Bounded, Composite, Spec, Unbounded, done_flags_spec
 from frl.envs.step_mdp import step_mdp
 
@@ -260,15 +260,7 @@ class ModelEnv:
             >>> td = env.reset(frl.random.key(0), start=buffer_obs[:256])   # 256 imagined episodes
         """
         fn = f"frl.envs.{self.name}.reset"
-        if key is None:
-            if seed is None:
-                fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
-            key = fr.key(seed)
-        elif seed is not None:
-            fail(fn, "give either key or seed, not both", TypeError)
-        if isinstance(batch_size, int):
-            batch_size = (batch_size,)
-        batch_size = tuple(int(b) for b in batch_size)
+        key, batch_size = reset_key(fn, key, seed, batch_size)
         if start is None:
             return self.init(env_keys(key, batch_size), params)
         if not isinstance(start, torch.Tensor):

@@ -235,6 +235,18 @@ def _transitions_by_env(env, seed, actions):
     return per_env
 
 
+def _reference_transitions(ref, seed, actions):
+    """One gymnasium env's (obs, action, reward, next_obs, term, trunc), reset by hand at episode ends."""
+    obs, _ = ref.reset(seed=seed)
+    want = []
+    for a in actions:
+        nobs, r, term, trunc, _ = ref.step(int(a))
+        want.append((torch.as_tensor(obs).tolist(), int(a), float(np.float32(r)),
+                     torch.as_tensor(nobs).tolist(), term, trunc))
+        obs = ref.reset()[0] if term or trunc else nobs
+    return want
+
+
 def test_vector_env_loses_and_duplicates_no_transition():
     # Each member of the vector env must see exactly the transitions of an independent gymnasium env
     # seeded with seed + i, reset by hand at each episode's end.
@@ -243,13 +255,7 @@ def test_vector_env_loses_and_duplicates_no_transition():
     got = _transitions_by_env(envs.GymEnv("CartPole-v1", num_envs=n), seed, actions)
     for i in range(n):
         ref = gym.make("CartPole-v1")
-        obs, _ = ref.reset(seed=seed + i)
-        want = []
-        for a in actions[:, i]:
-            nobs, r, term, trunc, _ = ref.step(int(a))
-            want.append((torch.as_tensor(obs).tolist(), int(a), float(np.float32(r)),
-                         torch.as_tensor(nobs).tolist(), term, trunc))
-            obs = ref.reset()[0] if term or trunc else nobs
+        want = _reference_transitions(ref, seed + i, actions[:, i])
         assert got[i] == want, f"env {i}"
         assert sum(w[4] or w[5] for w in want) >= 1
 
@@ -268,13 +274,7 @@ def test_vector_env_under_a_shorter_time_limit_matches_gymnasium(vectorize):
         env.close()
     for i in range(n):
         ref = gym.wrappers.TimeLimit(gym.make("CartPole-v1").unwrapped, max_episode_steps=limit)
-        obs, _ = ref.reset(seed=seed + i)
-        want = []
-        for a in actions[:, i]:
-            nobs, r, term, trunc, _ = ref.step(int(a))
-            want.append((torch.as_tensor(obs).tolist(), int(a), float(np.float32(r)),
-                         torch.as_tensor(nobs).tolist(), term, trunc))
-            obs = ref.reset()[0] if term or trunc else nobs
+        want = _reference_transitions(ref, seed + i, actions[:, i])
         assert got[i] == want, f"env {i}"
         assert sum(w[5] for w in want) >= 2
 
