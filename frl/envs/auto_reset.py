@@ -12,6 +12,27 @@ from frl.envs.step_mdp import step_mdp
 __all__ = ["auto_reset", "step_and_reset"]
 
 
+def where_td(mask: torch.Tensor, new: TensorDictBase, old: TensorDictBase) -> TensorDictBase:
+    """Per leaf ``torch.where(mask, new, old)``; ``mask`` is bool [*B, 1] or [*B]; leaves only in ``new`` kept.
+
+    ``old`` fixes the result's structure: a leaf of ``old`` missing from ``new`` is kept as is.
+    """
+    nb = len(old.batch_size)
+    mask = mask.reshape(tuple(mask.shape[:nb]))
+    out = old.copy()
+    old_keys = set(old.keys(include_nested=True, leaves_only=True))
+    for k in new.keys(include_nested=True, leaves_only=True):
+        v = new.get(k)
+        if k in old_keys:
+            w = old.get(k)
+            m = mask.reshape(tuple(mask.shape) + (1,) * (v.dim() - nb))
+            out.set(k, torch.where(m, v, w))
+        else:
+            out.set(k, v)
+    return out
+
+
+
 def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     """The input of the next step after ``td = env.step(...)``, with done envs reset.
 
@@ -45,12 +66,7 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     nxt = step_mdp(td)
     done = td.get(("next", "done"))
     fresh = env.init(nxt.get("key"))
-    nbatch = len(td.batch_size)
-    for k, new in fresh.items():
-        old = nxt.get(k)
-        mask = done.reshape(tuple(done.shape[:nbatch]) + (1,) * (new.dim() - nbatch))
-        nxt.set(k, torch.where(mask, new, old))
-    return nxt
+    return where_td(done, fresh, nxt)
 
 
 def step_and_reset(env: Env, td: TensorDictBase) -> tuple[TensorDictBase, TensorDict]:

@@ -57,6 +57,7 @@ from frl._checks import check_dtype, check_floating, check_keys, check_shape, ch
 from frl.envs.env import env_keys, map_keys, reset_key
 from frl.envs.specs import Bounded, Composite, Spec, Unbounded, done_flags_spec
 from frl.envs.step_mdp import step_mdp
+from frl.envs.auto_reset import where_td
 
 __all__ = ["ModelEnv", "ModelEnvParams"]
 
@@ -383,12 +384,7 @@ class ModelEnv:
             check_keys(fn, td, ("start",))
             fresh = self._start_td(nxt.get("start"), nxt.get("key"), params, with_start=False)
             del fresh["key"]  # no draw: each env keeps its key
-        nbatch = len(td.batch_size)
-        for k, new in fresh.items():
-            old = nxt.get(k)
-            mask = done.reshape(tuple(done.shape[:nbatch]) + (1,) * (new.dim() - nbatch))
-            nxt.set(k, torch.where(mask, new, old))
-        return nxt
+        return where_td(done, fresh, nxt)
 
     def __repr__(self) -> str:
         bound = "unbound" if self.model_params is None else "bound"

@@ -62,26 +62,6 @@ def obs_spec_dict(spec) -> dict:
     return {"observation": spec}
 
 
-def where_td(mask: torch.Tensor, new: TensorDictBase, old: TensorDictBase) -> TensorDictBase:
-    """Per leaf ``torch.where(mask, new, old)``; ``mask`` is bool [*B, 1] or [*B]; leaves only in ``new`` kept.
-
-    ``old`` fixes the result's structure: a leaf of ``old`` missing from ``new`` is kept as is.
-    """
-    nb = len(old.batch_size)
-    mask = mask.reshape(tuple(mask.shape[:nb]))
-    out = old.copy()
-    old_keys = set(old.keys(include_nested=True, leaves_only=True))
-    for k in new.keys(include_nested=True, leaves_only=True):
-        v = new.get(k)
-        if k in old_keys:
-            w = old.get(k)
-            m = mask.reshape(tuple(mask.shape) + (1,) * (v.dim() - nb))
-            out.set(k, torch.where(m, v, w))
-        else:
-            out.set(k, v)
-    return out
-
-
 def retype(spec: Spec, dtype: torch.dtype) -> Spec:
     """The same spec with another floating dtype."""
     if isinstance(spec, Bounded):

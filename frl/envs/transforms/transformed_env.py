@@ -27,7 +27,8 @@ from frl._checks import check_keys, fail
 from frl.envs.auto_reset import auto_reset as _auto_reset
 from frl.envs.specs import Composite
 from frl.envs.step_mdp import step_mdp
-from frl.envs.transforms._base import Transform, obs_spec_dict, where_td
+from frl.envs.auto_reset import where_td
+from frl.envs.transforms._base import Transform, obs_spec_dict
 
 __all__ = ["TransformedEnv", "Compose"]
 

@@ -9,7 +9,7 @@ import torch
 from frl import envs
 from frl.envs import Bounded, Categorical, Env
 from frl.envs.step_mdp import step_mdp
-from frl.envs.transforms._base import where_td
+from frl.envs.auto_reset import where_td
 
 
 @dataclass(frozen=True)
