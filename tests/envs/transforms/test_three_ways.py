@@ -8,7 +8,8 @@ import torch
 
 import frl
 from frl import envs
-from frl.envs import (CatFrames, GrayScale, NoopReset, ObservationNorm, Resize, RewardSum, StepCounter,
+from frl.envs import (CatFrames, CatTensors, ClipAction, DoubleToFloat, GrayScale, NoopReset, ObservationNorm,
+                      RescaleAction, Resize, RewardScaling, RewardSum, StepCounter, TimeLimit, Unsqueeze,
                       ToTensorImage, TransformedEnv)
 from tests.envs.transforms._envs import ImageEnv
 
@@ -45,3 +46,18 @@ def test_image_pipeline_three_ways(three_ways):
     outs = three_ways(lambda td: envs.step_and_reset(env, td), *[(td,) for td in tds])
     assert outs[0][1]["observation"].shape == (2, 2, 3, 5)
     assert outs[0][0]["next", "observation"].dtype == torch.float32
+
+
+def test_remaining_transforms_three_ways(three_ways):
+    # Every transform not covered above, in one pipeline over float64 Pendulum (time limit 2, so the
+    # compared steps include auto-resets).
+    env = TransformedEnv(envs.make("Pendulum-v1", dtype=torch.float64),
+                         [DoubleToFloat(), RewardScaling(0.0, 0.1), RewardSum(),
+                          CatTensors(["observation", "episode_reward"], del_keys=False),
+                          Unsqueeze(-1, in_keys=["observation_vector"]), TimeLimit(2),
+                          RescaleAction(-1.0, 1.0), ClipAction()])
+    tds = _consecutive(env, 3)
+    outs = three_ways(lambda td: envs.step_and_reset(env, td), *[(td,) for td in tds], rtol=1e-4, atol=1e-5)
+    assert outs[0][0]["next", "observation_vector"].shape == (3, 4, 1)
+    assert outs[0][0]["next", "reward"].dtype == torch.float32
+    assert any(bool(o[0]["next", "truncated"].any()) for o in outs)
