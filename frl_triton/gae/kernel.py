@@ -1,10 +1,6 @@
 """GAE as one Triton kernel, registered with ``torch.library.triton_op`` (imported lazily, on CUDA).
 
-Each program owns ``BLOCK_N`` sequences and walks time backwards in chunks of ``CHUNK`` steps: it
-loads a ``[BLOCK_N, CHUNK]`` tile of every input (through their strides, so batch-major and
-time-major layouts are read in place), forms the per-step affine maps ``A -> x_t + c_t A``, composes
-them with a reverse ``tl.associative_scan`` inside the tile, applies them to the value carried in
-from the chunk on the right, and writes both outputs. Long T costs one loop iteration per chunk.
+The tiles, the scan and the launch layout are shared with the other reverse scans (frl_triton._tile).
 """
 
 from __future__ import annotations
@@ -13,30 +9,9 @@ import torch
 import triton
 import triton.language as tl
 
+from frl_triton import _tile
 from frl_triton._common import make_vmap_rule, out_like, time_major
-
-BLOCK_N = 32
-CHUNK = 32
-
-
-@triton.jit
-def compose(c_later, x_later, c_earlier, x_earlier):
-    """Compose affine maps for a reverse scan: earlier(later(A)) = x_e + c_e (x_l + c_l A).
-
-    In a reverse ``tl.associative_scan`` the first operand is the accumulated later part.
-    """
-    return c_earlier * c_later, x_earlier + c_earlier * x_later
-
-
-@triton.jit
-def add(a, b):
-    return a + b
-
-
-# The kernels use core builtins only (tl.full, tl.reduce with our own combine, // for cdiv), not
-# triton.language's @jit helpers (tl.zeros, tl.sum, tl.cdiv): those are decorated when triton is
-# first imported, and if that happened before TRITON_INTERPRET=1 was set they do not run in the
-# interpreter.
+from frl_triton._tile import load_tile, scan_tile, store_tile
 
 
 @triton.jit
@@ -45,33 +20,29 @@ def _gae_kernel(
     N, T,
     s_r_t, s_r_n, s_v_t, s_v_n, s_nv_t, s_nv_n, s_d_t, s_d_n, s_term_t, s_term_n,
     s_g_t, s_g_n, s_l_t, s_l_n, s_adv_t, s_adv_n, s_vt_t, s_vt_n,
-    BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, F64: tl.constexpr,
+    BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, F64: tl.constexpr, WIDE: tl.constexpr,
+    G_SCALAR: tl.constexpr, L_SCALAR: tl.constexpr,
 ):
     acc = tl.float64 if F64 else tl.float32
-    n = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, CHUNK)
     carry = tl.full([BLOCK_N], 0.0, acc)
     n_chunks = (T + CHUNK - 1) // CHUNK
     for i in range(n_chunks):
-        t = ((n_chunks - 1 - i) * CHUNK + cols).to(tl.int64)
+        t = (n_chunks - 1 - i) * CHUNK + cols
         m = (n < N)[:, None] & (t < T)[None, :]
-        nn, tt = n[:, None], t[None, :]
-        r = tl.load(r_ptr + nn * s_r_n + tt * s_r_t, mask=m, other=0).to(acc)
-        v = tl.load(v_ptr + nn * s_v_n + tt * s_v_t, mask=m, other=0).to(acc)
-        nv = tl.load(nv_ptr + nn * s_nv_n + tt * s_nv_t, mask=m, other=0).to(acc)
-        g = tl.load(g_ptr + nn * s_g_n + tt * s_g_t, mask=m, other=0).to(acc)
-        lm = tl.load(l_ptr + nn * s_l_n + tt * s_l_t, mask=m, other=0).to(acc)
-        done = tl.load(d_ptr + nn * s_d_n + tt * s_d_t, mask=m, other=0) != 0
-        term = tl.load(term_ptr + nn * s_term_n + tt * s_term_t, mask=m, other=0) != 0
-        x = r + tl.where(term, 0.0, g * nv) - v
-        # Padding past T is the identity map (c = 1, x = 0) so the carry passes through it.
+        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
+        v = load_tile(v_ptr, n, t, s_v_n, s_v_t, m, acc, False, WIDE)
+        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
+        g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
+        lm = load_tile(l_ptr, n, t, s_l_n, s_l_t, m, acc, L_SCALAR, WIDE)
+        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0
+        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0
+        x = tl.where(m, r + tl.where(term, 0.0, g * nv) - v, 0.0)
         c = tl.where(m, tl.where(done, 0.0, g * lm), 1.0)
-        x = tl.where(m, x, 0.0)
-        c_s, x_s = tl.associative_scan((c, x), 1, compose, reverse=True)
-        a = x_s + c_s * carry[:, None]
-        tl.store(adv_ptr + nn * s_adv_n + tt * s_adv_t, a, mask=m)
-        tl.store(vt_ptr + nn * s_vt_n + tt * s_vt_t, a + v, mask=m)
-        carry = tl.reduce(tl.where(cols[None, :] == 0, a, 0.0), 1, add)
+        a, carry = scan_tile(c, x, carry, cols)
+        store_tile(adv_ptr, a, n, t, s_adv_n, s_adv_t, m, WIDE)
+        store_tile(vt_ptr, a + v, n, t, s_vt_n, s_vt_t, m, WIDE)
 
 
 @torch.library.triton_op("frl::gae_triton", mutates_args=())
@@ -90,13 +61,13 @@ def gae_triton(
     advantage, adv_tm = out_like(reward, time_dim)
     value_target, vt_tm = out_like(reward, time_dim)
     T, N = adv_tm.shape
-    strides = [s for x in (*ins, adv_tm, vt_tm) for s in x.stride()]
     if N == 0 or T == 0:
         return advantage, value_target
-    grid = (triton.cdiv(N, BLOCK_N),)
-    torch.library.wrap_triton(_gae_kernel)[grid](
+    strides, wide = _tile.launch_layout(ins, [adv_tm, vt_tm])
+    torch.library.wrap_triton(_gae_kernel)[_tile.grid(N)](
         *ins, adv_tm, vt_tm, N, T, *strides,
-        BLOCK_N=BLOCK_N, CHUNK=CHUNK, F64=reward.dtype == torch.float64,
+        BLOCK_N=_tile.BLOCK_N, CHUNK=_tile.CHUNK, F64=reward.dtype == torch.float64, WIDE=wide,
+        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda), num_warps=_tile.NUM_WARPS,
     )
     return advantage, value_target
 

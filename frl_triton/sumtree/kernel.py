@@ -38,7 +38,9 @@ def sample_kernel(sum_tree_ptr, u_ptr, out_ptr, B, per_member, nodes, capacity,
         # Offset of ``level`` in the flat tree: the padded sizes of the levels below it (see layout()).
         base = capacity * 0
         n = capacity
-        for _ in tl.static_range(level):
+        # A runtime loop: Triton's compiler cannot take ``level`` (it changes with ``step``) as a
+        # static_range bound, although its interpreter can.
+        for _ in range(level):
             padded = (n + K - 1) // K * K
             base += padded
             n = padded // K

@@ -1,7 +1,6 @@
 """TD(lambda) returns as one Triton kernel (``frl::td_lambda_triton``), imported lazily on CUDA.
 
-Same structure as the GAE kernel: ``[BLOCK_N, CHUNK]`` tiles walked backwards in time, a reverse
-``tl.associative_scan`` of affine maps inside each tile, a carry between tiles.
+The tiles, the scan and the launch layout are shared with the other reverse scans (frl_triton._tile).
 """
 
 from __future__ import annotations
@@ -10,8 +9,9 @@ import torch
 import triton
 import triton.language as tl
 
+from frl_triton import _tile
 from frl_triton._common import make_vmap_rule, out_like, time_major
-from frl_triton.gae.kernel import BLOCK_N, CHUNK, add, compose
+from frl_triton._tile import load_tile, scan_tile, store_tile
 
 
 @triton.jit
@@ -20,32 +20,29 @@ def _td_lambda_kernel(
     N, T,
     s_r_t, s_r_n, s_nv_t, s_nv_n, s_d_t, s_d_n, s_term_t, s_term_n,
     s_g_t, s_g_n, s_l_t, s_l_n, s_o_t, s_o_n,
-    BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, F64: tl.constexpr,
+    BLOCK_N: tl.constexpr, CHUNK: tl.constexpr, F64: tl.constexpr, WIDE: tl.constexpr,
+    G_SCALAR: tl.constexpr, L_SCALAR: tl.constexpr,
 ):
     acc = tl.float64 if F64 else tl.float32
-    n = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, CHUNK)
     carry = tl.full([BLOCK_N], 0.0, acc)
     n_chunks = (T + CHUNK - 1) // CHUNK
     for i in range(n_chunks):
-        t = ((n_chunks - 1 - i) * CHUNK + cols).to(tl.int64)
+        t = (n_chunks - 1 - i) * CHUNK + cols
         m = (n < N)[:, None] & (t < T)[None, :]
-        nn, tt = n[:, None], t[None, :]
-        r = tl.load(r_ptr + nn * s_r_n + tt * s_r_t, mask=m, other=0).to(acc)
-        nv = tl.load(nv_ptr + nn * s_nv_n + tt * s_nv_t, mask=m, other=0).to(acc)
-        g = tl.load(g_ptr + nn * s_g_n + tt * s_g_t, mask=m, other=0).to(acc)
-        lm = tl.load(l_ptr + nn * s_l_n + tt * s_l_t, mask=m, other=0).to(acc)
-        done = tl.load(d_ptr + nn * s_d_n + tt * s_d_t, mask=m, other=0) != 0
-        term = tl.load(term_ptr + nn * s_term_n + tt * s_term_t, mask=m, other=0) != 0
-        cut = done | (tt == T - 1)  # the last step bootstraps from its next value
+        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
+        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
+        g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
+        lm = load_tile(l_ptr, n, t, s_l_n, s_l_t, m, acc, L_SCALAR, WIDE)
+        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0
+        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0
+        cut = done | (t == T - 1)[None, :]  # the last step bootstraps from its next value
         boot = tl.where(term, 0.0, g * nv)
-        x = r + boot * tl.where(cut, 1.0, 1.0 - lm)
+        x = tl.where(m, r + boot * tl.where(cut, 1.0, 1.0 - lm), 0.0)
         c = tl.where(m, tl.where(cut, 0.0, g * lm), 1.0)
-        x = tl.where(m, x, 0.0)
-        c_s, x_s = tl.associative_scan((c, x), 1, compose, reverse=True)
-        ret = x_s + c_s * carry[:, None]
-        tl.store(out_ptr + nn * s_o_n + tt * s_o_t, ret, mask=m)
-        carry = tl.reduce(tl.where(cols[None, :] == 0, ret, 0.0), 1, add)
+        ret, carry = scan_tile(c, x, carry, cols)
+        store_tile(out_ptr, ret, n, t, s_o_n, s_o_t, m, WIDE)
 
 
 @torch.library.triton_op("frl::td_lambda_triton", mutates_args=())
@@ -64,11 +61,11 @@ def td_lambda_triton(
     T, N = ret_tm.shape
     if N == 0 or T == 0:
         return returns
-    strides = [s for x in (*ins, ret_tm) for s in x.stride()]
-    grid = (triton.cdiv(N, BLOCK_N),)
-    torch.library.wrap_triton(_td_lambda_kernel)[grid](
+    strides, wide = _tile.launch_layout(ins, [ret_tm])
+    torch.library.wrap_triton(_td_lambda_kernel)[_tile.grid(N)](
         *ins, ret_tm, N, T, *strides,
-        BLOCK_N=BLOCK_N, CHUNK=CHUNK, F64=reward.dtype == torch.float64,
+        BLOCK_N=_tile.BLOCK_N, CHUNK=_tile.CHUNK, F64=reward.dtype == torch.float64, WIDE=wide,
+        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda), num_warps=_tile.NUM_WARPS,
     )
     return returns
 

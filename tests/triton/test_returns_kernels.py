@@ -16,7 +16,8 @@ if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
     pytest.skip("needs a GPU or TRITON_INTERPRET=1", allow_module_level=True)
 
 from frl_triton import _common  # noqa: E402
-from frl_triton.gae.kernel import CHUNK, gae_triton  # noqa: E402
+from frl_triton._tile import CHUNK  # noqa: E402
+from frl_triton.gae.kernel import gae_triton  # noqa: E402
 from frl_triton.gae.reference import gae_reference  # noqa: E402
 from frl_triton.td_lambda.kernel import td_lambda_triton  # noqa: E402
 from frl_triton.td_lambda.reference import td_lambda_reference  # noqa: E402
@@ -96,6 +97,33 @@ def test_vtrace_kernel_matches_reference(shape, time_dim, dtype, pattern, clip):
     ref_vs, ref_pg = vtrace_reference(r, v, nv, log_rho, done, term, gamma, *clip, time_dim)
     _close(vs, ref_vs, dtype)
     _close(pg, ref_pg, dtype)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["int32-offsets", "int64-offsets"])
+def test_kernels_with_scalar_coefficients_and_64_bit_offsets(monkeypatch, wide):
+    """Scalar gamma and lambda (stride-0 views, read once per program) and the 64-bit offset path.
+
+    Offsets need 64 bits only for tensors over 2**31 elements, too large for a test, so the launch
+    layout is forced to take that path on small tensors.
+    """
+    from frl_triton import _tile
+
+    layout = _tile.launch_layout
+    monkeypatch.setattr(_tile, "launch_layout", lambda i, o: (layout(i, o)[0], wide))
+    shape, time_dim = (5, CHUNK + 7, 1), -2
+    r, v, nv, log_rho, done, term, _, _ = _inputs(shape, time_dim, torch.float32, "random", 3)
+    gamma, lmbda = torch.tensor(0.97).expand(shape), torch.tensor(0.9).expand(shape)
+    assert _tile.is_scalar(gamma) and not _tile.is_scalar(r)
+    adv, target = gae_triton(r, v, nv, done, term, gamma, lmbda, time_dim)
+    ref_adv, ref_target = gae_reference(r, v, nv, done, term, gamma, lmbda, time_dim)
+    _close(adv, ref_adv, torch.float32)
+    _close(target, ref_target, torch.float32)
+    out = td_lambda_triton(r, nv, done, term, gamma, lmbda, time_dim)
+    _close(out, td_lambda_reference(r, nv, done, term, gamma, lmbda, time_dim), torch.float32)
+    vs, pg = vtrace_triton(r, v, nv, log_rho, done, term, gamma, 1.0, 1.0, time_dim)
+    ref_vs, ref_pg = vtrace_reference(r, v, nv, log_rho, done, term, gamma, 1.0, 1.0, time_dim)
+    _close(vs, ref_vs, torch.float32)
+    _close(pg, ref_pg, torch.float32)
 
 
 def test_kernels_under_vmap():
