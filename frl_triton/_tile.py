@@ -45,6 +45,15 @@ def add(a, b):
 
 
 @triton.jit
+def chunk(i, n, N, T, CHUNK: tl.constexpr):
+    """The steps of the ``i``-th chunk counted from the right end, and the mask of the tile's elements
+    that lie inside ``[N, T]``."""
+    n_chunks = (T + CHUNK - 1) // CHUNK
+    t = (n_chunks - 1 - i) * CHUNK + tl.arange(0, CHUNK)
+    return t, (n < N)[:, None] & (t < T)[None, :]
+
+
+@triton.jit
 def load_tile(ptr, n, t, s_n, s_t, mask, dtype, SCALAR: tl.constexpr, WIDE: tl.constexpr):
     """The ``[BLOCK_N, CHUNK]`` tile of a tensor at sequences ``n`` and steps ``t``, as ``dtype``.
 

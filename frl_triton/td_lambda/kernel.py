@@ -11,7 +11,7 @@ import triton.language as tl
 
 from frl_triton import _tile
 from frl_triton._common import make_vmap_rule, out_like, time_major
-from frl_triton._tile import load_tile, scan_tile, store_tile
+from frl_triton._tile import chunk, load_tile, scan_tile, store_tile
 
 
 @triton.jit
@@ -27,10 +27,8 @@ def _td_lambda_kernel(
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.arange(0, CHUNK)
     carry = tl.full([BLOCK_N], 0.0, acc)
-    n_chunks = (T + CHUNK - 1) // CHUNK
-    for i in range(n_chunks):
-        t = (n_chunks - 1 - i) * CHUNK + cols
-        m = (n < N)[:, None] & (t < T)[None, :]
+    for i in range((T + CHUNK - 1) // CHUNK):
+        t, m = chunk(i, n, N, T, CHUNK)
         r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
         nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
         g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
