@@ -23,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from frl_triton._common import out_like, time_major
+
 # Sequences per program and time steps per chunk. 16 x 32 keeps a float32 GAE tile at 4 values per
 # thread and tensor (4 warps), and gives 256 programs for 4096 sequences: two per SM on an H100.
 BLOCK_N = 16
@@ -106,5 +108,23 @@ def is_scalar(x: torch.Tensor) -> bool:
     return all(s == 0 for s in x.stride())
 
 
-def grid(n: int) -> tuple[int]:
-    return (triton.cdiv(n, BLOCK_N),)
+def launch(kernel, inputs: list[torch.Tensor], n_out: int, time_dim: int, scalars: tuple = (),
+           **flags) -> tuple[torch.Tensor, ...]:
+    """Run a reverse-scan kernel and return its ``n_out`` new outputs, each of ``inputs[0]``'s shape and dtype.
+
+    Every kernel takes ``(*input pointers, *output pointers, N, T, *scalars, *strides)`` and the
+    constexprs ``BLOCK_N, CHUNK, F64, WIDE`` plus its own ``flags``. The inputs are passed as ``[T, N]``
+    views (no copy for batch-major or time-major tensors), the outputs take the first input's layout.
+    """
+    views = [time_major(x, time_dim) for x in inputs]
+    outputs = [out_like(inputs[0], time_dim) for _ in range(n_out)]
+    T, N = outputs[0][1].shape
+    if N > 0 and T > 0:
+        out_views = [view for _, view in outputs]
+        strides, wide = launch_layout(views, out_views)
+        torch.library.wrap_triton(kernel)[(triton.cdiv(N, BLOCK_N),)](
+            *views, *out_views, N, T, *scalars, *strides,
+            BLOCK_N=BLOCK_N, CHUNK=CHUNK, F64=inputs[0].dtype == torch.float64, WIDE=wide, num_warps=NUM_WARPS,
+            **flags,
+        )
+    return tuple(out for out, _ in outputs)

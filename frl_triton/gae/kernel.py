@@ -10,7 +10,7 @@ import triton
 import triton.language as tl
 
 from frl_triton import _tile
-from frl_triton._common import make_vmap_rule, out_like, time_major
+from frl_triton._common import make_vmap_rule
 from frl_triton._tile import chunk, load_tile, scan_tile, store_tile
 
 
@@ -55,19 +55,8 @@ def gae_triton(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE on CUDA (or on CPU tensors under ``TRITON_INTERPRET=1``); see frl.returns.gae."""
-    ins = [time_major(x, time_dim) for x in (reward, value, next_value, done, terminated, gamma, lmbda)]
-    advantage, adv_tm = out_like(reward, time_dim)
-    value_target, vt_tm = out_like(reward, time_dim)
-    T, N = adv_tm.shape
-    if N == 0 or T == 0:
-        return advantage, value_target
-    strides, wide = _tile.launch_layout(ins, [adv_tm, vt_tm])
-    torch.library.wrap_triton(_gae_kernel)[_tile.grid(N)](
-        *ins, adv_tm, vt_tm, N, T, *strides,
-        BLOCK_N=_tile.BLOCK_N, CHUNK=_tile.CHUNK, F64=reward.dtype == torch.float64, WIDE=wide,
-        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda), num_warps=_tile.NUM_WARPS,
-    )
-    return advantage, value_target
+    return _tile.launch(_gae_kernel, [reward, value, next_value, done, terminated, gamma, lmbda], 2, time_dim,
+                        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda))
 
 
 gae_triton.register_vmap(make_vmap_rule(gae_triton, 7, 2))

@@ -10,7 +10,7 @@ import triton
 import triton.language as tl
 
 from frl_triton import _tile
-from frl_triton._common import make_vmap_rule, out_like, time_major
+from frl_triton._common import make_vmap_rule
 from frl_triton._tile import chunk, load_tile, scan_tile, store_tile
 
 
@@ -54,17 +54,8 @@ def td_lambda_triton(
     time_dim: int,
 ) -> torch.Tensor:
     """Lambda-returns on CUDA (or CPU tensors under ``TRITON_INTERPRET=1``)."""
-    ins = [time_major(x, time_dim) for x in (reward, next_value, done, terminated, gamma, lmbda)]
-    returns, ret_tm = out_like(reward, time_dim)
-    T, N = ret_tm.shape
-    if N == 0 or T == 0:
-        return returns
-    strides, wide = _tile.launch_layout(ins, [ret_tm])
-    torch.library.wrap_triton(_td_lambda_kernel)[_tile.grid(N)](
-        *ins, ret_tm, N, T, *strides,
-        BLOCK_N=_tile.BLOCK_N, CHUNK=_tile.CHUNK, F64=reward.dtype == torch.float64, WIDE=wide,
-        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda), num_warps=_tile.NUM_WARPS,
-    )
+    (returns,) = _tile.launch(_td_lambda_kernel, [reward, next_value, done, terminated, gamma, lmbda], 1, time_dim,
+                              G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda))
     return returns
 
 

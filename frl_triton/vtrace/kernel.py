@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 
 from frl_triton import _tile
-from frl_triton._common import make_vmap_rule, out_like, time_major
+from frl_triton._common import make_vmap_rule
 from frl_triton._tile import chunk, load_tile, scan_tile, store_tile
 
 
@@ -66,19 +66,8 @@ def vtrace_triton(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """V-trace on CUDA (or CPU tensors under ``TRITON_INTERPRET=1``)."""
-    ins = [time_major(x, time_dim) for x in (reward, value, next_value, log_rho, done, terminated, gamma)]
-    vs, vs_tm = out_like(reward, time_dim)
-    pg, pg_tm = out_like(reward, time_dim)
-    T, N = vs_tm.shape
-    if N == 0 or T == 0:
-        return vs, pg
-    strides, wide = _tile.launch_layout(ins, [vs_tm, pg_tm])
-    torch.library.wrap_triton(_vtrace_kernel)[_tile.grid(N)](
-        *ins, vs_tm, pg_tm, N, T, float(rho_bar), float(c_bar), *strides,
-        BLOCK_N=_tile.BLOCK_N, CHUNK=_tile.CHUNK, F64=reward.dtype == torch.float64, WIDE=wide,
-        G_SCALAR=_tile.is_scalar(gamma), num_warps=_tile.NUM_WARPS,
-    )
-    return vs, pg
+    return _tile.launch(_vtrace_kernel, [reward, value, next_value, log_rho, done, terminated, gamma], 2, time_dim,
+                        scalars=(float(rho_bar), float(c_bar)), G_SCALAR=_tile.is_scalar(gamma))
 
 
 vtrace_triton.register_vmap(make_vmap_rule(vtrace_triton, 7, 2))
