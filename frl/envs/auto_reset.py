@@ -65,8 +65,16 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     check_keys(fn, td, (("next", "done"), ("next", "key")))
     nxt = step_mdp(td)
     done = td.get(("next", "done"))
-    fresh = env.init(nxt.get("key"))
-    return where_td(done, fresh, nxt)
+    if not isinstance(env, Env):
+        return where_td(done, env.init(nxt.get("key")), nxt)
+    # A stateless env's observation is a function of its state: merge the states, then observe
+    # once. Observing every env's candidate reset state and merging observations computes the
+    # observation twice per env, and inductor compiles that second pass (strided reset draws into
+    # strided observation columns) into scalar loops: for Acrobot, scalar sin / cos per env.
+    fresh = TensorDict(env._fresh_episodes(nxt.get("key")), batch_size=nxt.batch_size)
+    out = where_td(done, fresh, nxt)
+    out.set("observation", env._observe(out.get("state")))
+    return out
 
 
 def step_and_reset(env: Env, td: TensorDictBase) -> tuple[TensorDictBase, TensorDict]:

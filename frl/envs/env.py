@@ -137,6 +137,13 @@ class Env(SharedSpecs):
             (each env's key for its next reset) and ``"done"`` / ``"terminated"`` / ``"truncated"``
             (False). Auto-reset calls this with the keys it carries.
         """
+        fresh = self._fresh_episodes(keys)
+        # "observation" first: a compiled step guards on the order of the keys, and auto-reset
+        # keeps the order of the step's output.
+        return TensorDict({"observation": self._observe(fresh["state"]), **fresh}, batch_size=keys.shape[:-1])
+
+    def _fresh_episodes(self, keys: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The entries of `init` but the observation (auto-reset observes the merged state instead)."""
         batch = tuple(keys.shape[:-1])
 
         def one(k):
@@ -144,19 +151,19 @@ class Env(SharedSpecs):
             return self._init_state(k_state), k_next
 
         state, next_key = map_keys(one, keys)
+
         def false():
             # Three distinct tensors: aliased inputs would make a compiled step guard on the aliasing.
             return torch.zeros(batch + (1,), dtype=torch.bool, device=keys.device)
 
-        return TensorDict({
-            "observation": self._observe(state),
+        return {
             "state": state,
             "step_count": torch.zeros(batch + (1,), dtype=torch.int64, device=keys.device),
             "key": next_key,
             "done": false(),
             "terminated": false(),
             "truncated": false(),
-        }, batch_size=batch)
+        }
 
     def reset(self, key: torch.Tensor | None = None, batch_size: Sequence[int] | int = (), *,
               seed: int | None = None) -> TensorDict:
