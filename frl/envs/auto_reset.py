@@ -65,7 +65,7 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     check_keys(fn, td, (("next", "done"), ("next", "key")))
     nxt = step_mdp(td)
     done = td.get(("next", "done"))
-    if not isinstance(env, Env):
+    if not isinstance(env, Env) or type(env).init is not Env.init:  # a custom init is honoured as is
         return where_td(done, env.init(nxt.get("key")), nxt)
     # A stateless env's observation is a function of its state: merge the states, then observe
     # once. Observing every env's candidate reset state and merging observations computes the

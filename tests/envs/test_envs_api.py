@@ -198,3 +198,25 @@ def test_per_env_params_domain_randomization():
     for i in range(3):
         ref = envs.make("CartPole-v1", length=float(lengths[i])).step(tdc[i])
         torch.testing.assert_close(vm["next", "state"][i], ref["next", "state"])
+
+
+def test_compiled_auto_reset_observes_the_merged_state():
+    """Compiled auto-reset observes the merged state once: it equals eager, the next input's
+    observation is the step's ("next", "observation") where not done, and the fresh episode's where done."""
+    env = envs.make("Acrobot-v1", max_episode_steps=3)
+    td = env.reset(seed=0, batch_size=(8,))
+    td["step_count"] = torch.arange(8).reshape(8, 1) % 3  # episodes end at different steps
+
+    def step(td):
+        return envs.step_and_reset(env, envs.random_action(env, td))
+
+    compiled = torch.compile(step, fullgraph=True, dynamic=False)
+    for _ in range(4):
+        out, nxt = compiled(td)
+        out_e, nxt_e = step(td)
+        torch.testing.assert_close(nxt["observation"], nxt_e["observation"])
+        done = out["next", "done"][:, 0]
+        assert done.any() and not done.all()
+        assert torch.equal(nxt["observation"][~done], out["next", "observation"][~done])
+        torch.testing.assert_close(nxt["observation"][done], env._observe(nxt["state"][done]))
+        td = nxt
