@@ -71,8 +71,14 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     # once. Observing every env's candidate reset state and merging observations computes the
     # observation twice per env, and inductor compiles that second pass (strided reset draws into
     # strided observation columns) into scalar loops: for Acrobot, scalar sin / cos per env.
+    # The state is merged column by column for the same reason: a merge over [*B, S] runs an inner
+    # loop of S that inductor does not vectorize, and recomputes the done flag (for Acrobot, two
+    # cosines) in every iteration of it.
     fresh = TensorDict(env._fresh_episodes(nxt.get("key")), batch_size=nxt.batch_size)
-    out = where_td(done, fresh, nxt)
+    out = where_td(done, fresh.exclude("state"), nxt)
+    d = done[..., 0]
+    columns = zip(fresh.get("state").unbind(-1), nxt.get("state").unbind(-1))
+    out.set("state", torch.stack([torch.where(d, f, s) for f, s in columns], -1))
     out.set("observation", env._observe(out.get("state")))
     return out
 
