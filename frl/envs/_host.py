@@ -261,7 +261,8 @@ def leaf_from_host(np_dtype, torch_dtype: torch.dtype, copy: bool) -> Callable[[
     np_dtype = np.dtype(np_dtype)
 
     def convert(x) -> torch.Tensor:
-        a = np.array(x, dtype=np_dtype) if copy else np.asarray(x, dtype=np_dtype)
+        # order="C": a rendered frame may be a transposed view (pygame's), tensors should be contiguous.
+        a = np.array(x, dtype=np_dtype, order="C") if copy else np.asarray(x, dtype=np_dtype)
         t = torch.from_numpy(a)
         return t if t.dtype == torch_dtype else t.to(torch_dtype)
 
