@@ -60,6 +60,11 @@ _NEW_KW = _new_td_kwargs()
 
 
 def _new_td_unsafe(entries: dict, batch: torch.Size, device=None) -> TensorDict:
+    """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
+
+    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
+    ``batch`` a ``torch.Size``.
+    """
     return TensorDict._new_unsafe(entries, batch_size=batch, device=device, **_NEW_KW)
 
 
@@ -80,6 +85,11 @@ def _new_td_fast():
     is_compiling = torch.compiler.is_compiling
 
     def fast(entries: dict, batch: torch.Size, device=None) -> TensorDict:
+        """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
+
+        ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
+        ``batch`` a ``torch.Size``.
+        """
         if device is not None or is_compiling():
             return _new_td_unsafe(entries, batch, device)
         self = new(TensorDict)
@@ -101,16 +111,7 @@ def _new_td_fast():
     return fast if same else _new_td_unsafe
 
 
-_new_td = _new_td_fast()
-
-
-def new_td(entries: dict, batch: torch.Size, device=None) -> TensorDict:
-    """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
-
-    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
-    ``batch`` a ``torch.Size``.
-    """
-    return _new_td(entries, batch, device)
+new_td = _new_td_fast()
 
 
 def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...]) -> dict:
@@ -161,8 +162,9 @@ def check_batch_size(fn: str, batch_size, own: torch.Size) -> None:
 
 
 def _plain(td) -> bool:
-    # A plain TensorDict without dim names: its entries can be read from its dict directly.
-    return type(td) is TensorDict and not td._has_names()
+    # A plain TensorDict without dim names: its entries (and batch size and device) can be read from
+    # its attributes directly.
+    return type(td) is TensorDict and td._td_dim_names is None
 
 
 def get(td: TensorDictBase, key: str):
@@ -184,7 +186,7 @@ def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     if _plain(td):
         entries = dict(td._tensordict)
         entries["next"] = nxt
-        return new_td(entries, td.batch_size, td.device)
+        return new_td(entries, td._batch_size, td._device)
     out = td.copy()
     out.set("next", nxt)
     return out
@@ -208,7 +210,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
                 # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
                 v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
-    return new_td(out, td.batch_size, td.device)
+    return new_td(out, td._batch_size, td._device)
 
 
 def get_action(fn: str, td: TensorDictBase):

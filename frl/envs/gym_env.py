@@ -48,6 +48,7 @@ from frl.envs.specs import Bounded, Composite, Spec
 __all__ = ["GymEnv"]
 
 _from_numpy = torch.from_numpy
+_TRUE, _FALSE = np.array([True]), np.array([False])  # copied, never handed out
 
 
 def _make_env(id: str, make_kwargs: dict, pixels_only: bool | None = None):
@@ -336,11 +337,12 @@ class GymEnv(_host.HostEnv):
         obs, reward, terminated, truncated, _ = self.env.step(self._to_host(fn, _host.get_action(fn, td)))
         entries = self._obs_entries(obs)
         term, trunc = bool(terminated), bool(truncated)
-        # Fresh storage for every leaf: np.array + from_numpy is cheaper than torch.tensor.
+        # Fresh storage for every leaf: a numpy array + from_numpy is cheaper than torch.tensor, and
+        # copying a ready [1] array cheaper than building one from a list.
         entries["reward"] = _from_numpy(np.array([reward], dtype=np.float32))
-        entries["done"] = _from_numpy(np.array([term or trunc]))
-        entries["terminated"] = _from_numpy(np.array([term]))
-        entries["truncated"] = _from_numpy(np.array([trunc]))
+        entries["done"] = _from_numpy((_TRUE if term or trunc else _FALSE).copy())
+        entries["terminated"] = _from_numpy((_TRUE if term else _FALSE).copy())
+        entries["truncated"] = _from_numpy((_TRUE if trunc else _FALSE).copy())
         return _host.with_next(td, self._td(_host.carry_key(td, entries)))
 
     def _step_vector(self, td: TensorDictBase) -> TensorDictBase:
