@@ -201,14 +201,23 @@ def next_input(td: TensorDictBase) -> TensorDict:
     for k in _SKIP:
         if k in out:
             del out[k]
-    for k, v in nxt._tensordict.items():
+    nd = nxt._tensordict
+    tensor = torch.Tensor
+    for v in nd.values():
+        if type(v) is not tensor:
+            break
+    else:  # only tensors in "next" (the usual case): nothing to merge
+        out.update(nd)
+        if "reward" in nd:
+            del out["reward"]
+        return new_td(out, td._batch_size, td._device)
+    for k, v in nd.items():
         if k == "reward":
             continue
-        if type(v) is not torch.Tensor:
-            old = out.get(k)
-            if isinstance(old, TensorDictBase) and isinstance(v, TensorDictBase):
-                # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
-                v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
+        old = out.get(k)
+        if isinstance(old, TensorDictBase) and isinstance(v, TensorDictBase):
+            # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
+            v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
     return new_td(out, td._batch_size, td._device)
 
