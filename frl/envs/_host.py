@@ -59,12 +59,59 @@ def _new_td_kwargs() -> dict:
 _NEW_KW = _new_td_kwargs()
 
 
-def new_td(entries: dict, batch: torch.Size, device=None) -> TensorDict:
+def _new_td_unsafe(entries: dict, batch: torch.Size, device=None) -> TensorDict:
     """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
 
-    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``.
+    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
+    ``batch`` a ``torch.Size``.
     """
     return TensorDict._new_unsafe(entries, batch_size=batch, device=device, **_NEW_KW)
+
+
+def _new_td_fast():
+    """`new_td` without device: ``_new_unsafe``'s eager branch, less its argument handling (a host step
+    builds three TensorDicts, and ``_new_unsafe``'s keyword handling is half of each one's cost).
+
+    It writes TensorDict's four instance attributes itself, so it is used only if it builds, on a
+    probe, exactly what ``_new_unsafe`` builds (the same attributes, values and entry-dict type); on
+    any other tensordict release (or with its invariant checks on), `new_td` is ``_new_unsafe``.
+    """
+    import tensordict._td as td_module
+
+    probe, batch = {"x": torch.zeros(2)}, torch.Size([2])
+    ref = _new_td_unsafe(dict(probe), batch)
+    store = type(ref._tensordict)
+    new = TensorDict.__new__
+    is_compiling = torch.compiler.is_compiling
+
+    def fast(entries: dict, batch: torch.Size, device=None) -> TensorDict:
+        """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
+
+        ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
+        ``batch`` a ``torch.Size``.
+        """
+        if device is not None or is_compiling():
+            return _new_td_unsafe(entries, batch, device)
+        self = new(TensorDict)
+        self._device = None
+        self._tensordict = store(entries)
+        self._batch_size = batch
+        self._td_dim_names = None
+        return self
+
+    try:
+        got = vars(fast(dict(probe), batch))
+        want = vars(ref)
+        same = (not getattr(td_module, "_CHECK_INVARIANTS", False) and got.keys() == want.keys()
+                and type(got["_tensordict"]) is store and got["_tensordict"].keys() == probe.keys()
+                and got["_tensordict"]["x"] is probe["x"]
+                and all(v == want[k] for k, v in got.items() if k != "_tensordict"))
+    except Exception:  # noqa: BLE001 (any failure means: not this tensordict's layout)
+        same = False
+    return fast if same else _new_td_unsafe
+
+
+new_td = _new_td_fast()
 
 
 def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...]) -> dict:
@@ -115,8 +162,9 @@ def check_batch_size(fn: str, batch_size, own: torch.Size) -> None:
 
 
 def _plain(td) -> bool:
-    # A plain TensorDict without dim names: its entries can be read from its dict directly.
-    return type(td) is TensorDict and not td._has_names()
+    # A plain TensorDict without dim names: its entries (and batch size and device) can be read from
+    # its attributes directly.
+    return type(td) is TensorDict and td._td_dim_names is None
 
 
 def get(td: TensorDictBase, key: str):
@@ -138,7 +186,7 @@ def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     if _plain(td):
         entries = dict(td._tensordict)
         entries["next"] = nxt
-        return new_td(entries, td.batch_size, td.device)
+        return new_td(entries, td._batch_size, td._device)
     out = td.copy()
     out.set("next", nxt)
     return out
@@ -149,8 +197,21 @@ def next_input(td: TensorDictBase) -> TensorDict:
     nxt = get(td, "next")
     if not (_plain(td) and _plain(nxt)):
         return new_td(_merge(td, nxt, _NOT_NEXT), td.batch_size, td.device)
-    out = {k: v for k, v in td._tensordict.items() if k not in _SKIP}
-    for k, v in nxt._tensordict.items():
+    out = dict(td._tensordict)
+    for k in _SKIP:
+        if k in out:
+            del out[k]
+    nd = nxt._tensordict
+    tensor = torch.Tensor
+    for v in nd.values():
+        if type(v) is not tensor:
+            break
+    else:  # only tensors in "next" (the usual case): nothing to merge
+        out.update(nd)
+        if "reward" in nd:
+            del out["reward"]
+        return new_td(out, td._batch_size, td._device)
+    for k, v in nd.items():
         if k == "reward":
             continue
         old = out.get(k)
@@ -158,7 +219,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
             # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
             v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
-    return new_td(out, td.batch_size, td.device)
+    return new_td(out, td._batch_size, td._device)
 
 
 def get_action(fn: str, td: TensorDictBase):
@@ -219,14 +280,18 @@ def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar:
 
     ``scalar`` returns a 0-d array as a numpy scalar (what single gymnasium envs expect of Discrete).
     """
-    shape = batch + tuple(spec.shape)
+    shape = torch.Size(batch + tuple(spec.shape))  # a Size: comparing x.shape with it is cheapest
     floating = spec.dtype.is_floating_point
+    spec_dtype = spec.dtype
     inside = _np_in(spec)
     describe = _describe(spec)
     np_dtype = np.dtype(np_dtype)
     ok_dtypes = _FLOAT_DTYPES if floating else _INT_DTYPES
     # Every torch call costs a few us between two simulator steps (cold caches): the checks below
     # read two attributes, and x.numpy() itself rejects CUDA tensors and tensors requiring grad.
+    # A few numbers go through Python floats / ints instead (x.tolist(): one torch call instead of
+    # x.numpy() + astype; it converts exactly, and np.array rounds to the space's dtype as astype does).
+    small = shape.numel() <= 16
 
     def convert(fn: str, x) -> np.ndarray:
         if not isinstance(x, torch.Tensor):
@@ -234,17 +299,20 @@ def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar:
         if x.shape != shape:
             fail(fn, f"{name} has shape {fmt_shape(x.shape)}, expected {fmt_shape(shape)} "
                      f"(batch {list(batch)} + action_spec.shape {list(spec.shape)})")
-        if x.dtype not in ok_dtypes:
+        if x.dtype is not spec_dtype and x.dtype not in ok_dtypes:
             kind = "a floating" if floating else "an integer (or bool)"
             fail(fn, f"{name} has dtype {str(x.dtype).replace('torch.', '')}, expected {kind} dtype "
                      f"(action_spec.dtype is {str(spec.dtype).replace('torch.', '')})", TypeError)
-        try:
-            a = x.numpy()
-        except (TypeError, RuntimeError):  # on a device, or requires grad
-            a = x.detach().cpu().numpy()
-        # astype copies: the host may keep the action it was given (Pendulum keeps its last torque),
+        # Both paths copy: the host may keep the action it was given (Pendulum keeps its last torque),
         # which must not change when the caller later reuses its tensor.
-        a = a.astype(np_dtype)
+        if small:
+            a = np.array(x.tolist(), dtype=np_dtype)
+        else:
+            try:
+                a = x.numpy()
+            except (TypeError, RuntimeError):  # on a device, or requires grad
+                a = x.detach().cpu().numpy()
+            a = a.astype(np_dtype)
         if value_checks_enabled() and not inside(a):
             fail(fn, f"{name} has values outside {describe} (the action spec); clip or project it first "
                      "(spec.project), or turn value checks off with frl.set_value_checks(False)")
@@ -259,10 +327,19 @@ def action_leaf(spec: Spec, np_dtype, batch: tuple[int, ...], name: str, scalar:
 def leaf_from_host(np_dtype, torch_dtype: torch.dtype, copy: bool) -> Callable[[object], torch.Tensor]:
     """numpy array (or Python scalar) -> tensor of ``torch_dtype``; copies when the host may reuse it."""
     np_dtype = np.dtype(np_dtype)
+    from_numpy, array = torch.from_numpy, np.array
+    try:
+        same = from_numpy(np.zeros((), np_dtype)).dtype == torch_dtype
+    except TypeError:  # no torch dtype: convert raises when called, as before
+        same = False
+    if copy and same:
+        # The hot path of a single env (no dtype cast). order="C": a rendered frame may be a
+        # transposed view (pygame's), and tensors should be contiguous.
+        return lambda x: from_numpy(array(x, dtype=np_dtype, order="C"))
 
     def convert(x) -> torch.Tensor:
-        a = np.array(x, dtype=np_dtype) if copy else np.asarray(x, dtype=np_dtype)
-        t = torch.from_numpy(a)
+        a = array(x, dtype=np_dtype, order="C") if copy else np.asarray(x, dtype=np_dtype)
+        t = from_numpy(a)
         return t if t.dtype == torch_dtype else t.to(torch_dtype)
 
     return convert

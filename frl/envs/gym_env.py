@@ -17,6 +17,13 @@ renaming ``"state"`` to ``"observation"`` when the Dict has no ``"observation"``
 ``observation_spec`` is the spec of ``"observation"`` (a Box env reads as a stateless frl env), or,
 for a Dict space, a `Composite` whose keys are the root entries.
 
+Pixels (``from_pixels=True``, as TorchRL's ``GymEnv``): the env is made with
+``render_mode="rgb_array"`` and each (sub-)env is wrapped in gymnasium's ``AddRenderObservation``,
+so the frame ``"pixels"`` [*B, H, W, 3] uint8 is part of every observation. It is rendered inside
+the sub-env at the step itself, before a vector env's SAME_STEP autoreset: ``("next", "pixels")`` of
+an ended episode is its final frame, and the reset frame is the next input's. The state observation
+stays under ``"observation"`` unless ``pixels_only=True``.
+
 References:
     TorchRL, ``torchrl.envs.GymEnv``; gymnasium, ``gymnasium.vector.VectorEnv`` and its autoreset
     modes (https://farama.org/Vector-Autoreset-Mode).
@@ -36,11 +43,46 @@ from frl._checks import check_keys, fail
 from frl.envs import _host
 from frl.envs.env import env_keys
 from frl.envs.space_specs import spec_from_gym_space
-from frl.envs.specs import Composite, Spec
+from frl.envs.specs import Bounded, Composite, Spec
 
 __all__ = ["GymEnv"]
 
 _from_numpy = torch.from_numpy
+_TRUE, _FALSE = np.array([True]), np.array([False])  # copied, never handed out
+
+
+def _make_env(id: str, make_kwargs: dict, pixels_only: bool | None = None):
+    """``gymnasium.make(id, **make_kwargs)``; unless ``pixels_only`` is None, made to render rgb_array
+    frames and wrapped in ``AddRenderObservation`` (a module-level function: async workers pickle it)."""
+    import gymnasium as gym
+
+    if pixels_only is None:
+        return gym.make(id, **make_kwargs)
+    fn = "frl.envs.GymEnv"
+    what = f"from_pixels=True needs {id!r} to render rgb_array frames (uint8 [H, W, 3])"
+    try:
+        env = gym.make(id, render_mode="rgb_array", **make_kwargs)
+    except TypeError as e:  # an env constructor without a render_mode argument
+        fail(fn, f"{what}, but gymnasium.make({id!r}, render_mode='rgb_array') failed: {e}")
+    modes = list(env.metadata.get("render_modes") or [])
+    if "rgb_array" not in modes:
+        env.close()
+        fail(fn, f"{what}, and its metadata['render_modes'] is {modes}")
+    try:
+        env = gym.wrappers.AddRenderObservation(env, render_only=pixels_only)
+        frame = env.render()
+    except Exception as e:  # a missing renderer (pygame, an OpenGL backend) raises many kinds
+        env.close()
+        fail(fn, f"{what}, but rendering failed: {type(e).__name__}: {e}", RuntimeError)
+    if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3):
+        env.close()
+        got = (f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__)
+        fail(fn, f"{what}, but env.render() returned {got}")
+    return env
+
+
+def _pixel_spec(space) -> Bounded:
+    return Bounded(0, 255, tuple(space.shape), torch.uint8)
 
 
 def _obs_converter(space, spec: Spec, batch: torch.Size, copy_: bool):
@@ -116,6 +158,16 @@ class GymEnv(_host.HostEnv):
             ``autoreset_mode=AutoresetMode.SAME_STEP``: a finished episode's final observation goes
             to ``("next", "observation")`` and the reset observation to `auto_reset`'s result, so no
             transition is lost or duplicated.
+        from_pixels: add the rendered frame ``"pixels"`` [*B, H, W, 3] uint8 to every observation
+            (TorchRL's key and layout), with ``observation_spec["pixels"]`` a `Bounded` 0..255 uint8
+            spec. The env is made with ``render_mode="rgb_array"`` (so ``render_mode`` must not be
+            given otherwise) and each env wrapped in ``gymnasium.wrappers.AddRenderObservation``: a
+            vector env renders each frame inside its sub-env, so ``("next", "pixels")`` at an
+            episode's end is the final frame, not the reset one. The constructor raises if the env
+            cannot render rgb_array frames (classic-control envs need ``pygame``, MuJoCo envs a
+            ``MUJOCO_GL`` backend).
+        pixels_only: with ``from_pixels``, drop the state observation: ``observation_spec`` is
+            ``Composite({"pixels": ...})``.
         device: where the returned tensors live (actions may be on any device).
         **make_kwargs: passed to ``gymnasium.make`` (for every copy).
 
@@ -137,22 +189,40 @@ class GymEnv(_host.HostEnv):
         >>> with frl.envs.GymEnv("CartPole-v1", num_envs=8) as env:
         ...     td = env.reset(seed=0)
         ...     traj = frl.envs.rollout(env, None, td, steps=100)   # [8, 100]
+        >>> env = frl.envs.GymEnv("CartPole-v1", from_pixels=True)   # needs pygame
+        >>> td = env.reset(seed=0)
+        >>> td["pixels"].shape, td["pixels"].dtype, td["observation"].shape
+        (torch.Size([400, 600, 3]), torch.uint8, torch.Size([4]))
+        >>> list(frl.envs.GymEnv("CartPole-v1", from_pixels=True, pixels_only=True).observation_spec.keys())
+        ['pixels']
     """
 
     #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
 
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
+                 from_pixels: bool = False, pixels_only: bool = False,
                  device: str | torch.device = "cpu", **make_kwargs):
         import gymnasium as gym
 
         fn = "frl.envs.GymEnv"
         self.id = id
+        self.from_pixels, self.pixels_only = bool(from_pixels), bool(pixels_only)
+        if self.pixels_only and not self.from_pixels:
+            fail(fn, "pixels_only=True needs from_pixels=True (there are no pixels to keep otherwise)")
+        if self.from_pixels:
+            mode = make_kwargs.pop("render_mode", "rgb_array")
+            if mode != "rgb_array":
+                fail(fn, f"from_pixels=True makes the env with render_mode='rgb_array', got render_mode={mode!r}")
+            # functools.partial pickles, which the async workers need.
+            make = functools.partial(_make_env, id, make_kwargs, self.pixels_only)
+        else:
+            make = functools.partial(gym.make, id, **make_kwargs)
         self.device = torch.device(device)
         self._out_device = None if self.device.type == "cpu" else self.device
         self._resets = 0
         self._pending = None  # vector envs: (done [N, 1], reset observation entries) of the last step
         if num_envs is None:
-            self.env = gym.make(id, **make_kwargs)
+            self.env = make()
             obs_space, act_space = self.env.observation_space, self.env.action_space
             self.batch_size = torch.Size([])
         else:
@@ -166,8 +236,6 @@ class GymEnv(_host.HostEnv):
                 fail(fn, f"num_envs needs gymnasium>=1.1 (AutoresetMode.SAME_STEP); found {gym.__version__}",
                      ImportError)
             cls = gym.vector.SyncVectorEnv if vectorize == "sync" else gym.vector.AsyncVectorEnv
-            # functools.partial pickles, which the async workers need.
-            make = functools.partial(gym.make, id, **make_kwargs)
             self.env = cls([make] * int(num_envs), autoreset_mode=AutoresetMode.SAME_STEP)
             obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
             self.batch_size = torch.Size([int(num_envs)])
@@ -182,17 +250,26 @@ class GymEnv(_host.HostEnv):
             names = {str(k): str(k) for k in obs_space.spaces}
             if "state" in names and "observation" not in names:
                 names["state"] = "observation"
+            if self.from_pixels:
+                # The frame's spec as DMControlEnv's: Bounded 0..255 uint8 [H, W, 3].
+                obs_spec = Composite({k: _pixel_spec(obs_space[k]) if k == "pixels" else s
+                                      for k, s in obs_spec.items()})
             self.observation_spec = Composite({names[k]: s for k, s in obs_spec.items()})
             subs = {k: (names[str(k)], _obs_converter(s, obs_spec[str(k)], self.batch_size, num_envs is None))
                     for k, s in obs_space.spaces.items()}
             self._obs_entries = lambda o: {name: f(o[k]) for k, (name, f) in subs.items()}
         else:
-            self.observation_spec = (Composite({"observation": obs_spec}) if isinstance(obs_spec, Composite)
-                                     else obs_spec)
+            if self.pixels_only:  # the observation space is the frame's Box
+                name, obs_spec = "pixels", _pixel_spec(obs_space)
+                self.observation_spec = Composite({name: obs_spec})
+            else:
+                name = "observation"
+                self.observation_spec = (Composite({name: obs_spec}) if isinstance(obs_spec, Composite)
+                                         else obs_spec)
             # A single env may hand out a buffer it overwrites later: copy. A vector env copies already
             # (copy=True, its default), so its arrays are used as they are.
             f = _obs_converter(obs_space, obs_spec, self.batch_size, num_envs is None)
-            self._obs_entries = lambda o: {"observation": f(o)}
+            self._obs_entries = lambda o: {name: f(o)}
         self._patch_final = _final_patcher(obs_space)
         self.action_spec = spec_from_gym_space(act_space)
         self._to_host = _action_converter(act_space, self.action_spec, batch, "action")
@@ -255,16 +332,17 @@ class GymEnv(_host.HostEnv):
         return self._step(td)
 
     def _step_single(self, td: TensorDictBase) -> TensorDictBase:
-        # The hot path of a single env: ~10 us on top of gymnasium's step (see bench/envs_host.py).
+        # The hot path of a single env: step + auto_reset add ~11 us to gymnasium's step (bench/envs_host.py).
         fn = self._fn_step
         obs, reward, terminated, truncated, _ = self.env.step(self._to_host(fn, _host.get_action(fn, td)))
         entries = self._obs_entries(obs)
         term, trunc = bool(terminated), bool(truncated)
-        # Fresh storage for every leaf: np.array + from_numpy is cheaper than torch.tensor.
+        # Fresh storage for every leaf: a numpy array + from_numpy is cheaper than torch.tensor, and
+        # copying a ready [1] array cheaper than building one from a list.
         entries["reward"] = _from_numpy(np.array([reward], dtype=np.float32))
-        entries["done"] = _from_numpy(np.array([term or trunc]))
-        entries["terminated"] = _from_numpy(np.array([term]))
-        entries["truncated"] = _from_numpy(np.array([trunc]))
+        entries["done"] = _from_numpy((_TRUE if term or trunc else _FALSE).copy())
+        entries["terminated"] = _from_numpy((_TRUE if term else _FALSE).copy())
+        entries["truncated"] = _from_numpy((_TRUE if trunc else _FALSE).copy())
         return _host.with_next(td, self._td(_host.carry_key(td, entries)))
 
     def _step_vector(self, td: TensorDictBase) -> TensorDictBase:
@@ -344,4 +422,5 @@ class GymEnv(_host.HostEnv):
 
     def __repr__(self) -> str:
         vec = "" if self.vectorize is None else f", num_envs={self.batch_size[0]}, vectorize={self.vectorize!r}"
-        return f"GymEnv({self.id!r}{vec}, device={str(self.device)!r})"
+        pix = f", from_pixels=True, pixels_only={self.pixels_only}" if self.from_pixels else ""
+        return f"GymEnv({self.id!r}{vec}{pix}, device={str(self.device)!r})"

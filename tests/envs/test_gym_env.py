@@ -157,6 +157,42 @@ def test_step_checks_its_action():
     assert pend.step(td.clone().set("action", torch.tensor([0.5], dtype=torch.float64)))["next", "reward"].dtype == torch.float32
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_actions_reach_the_host_cast_as_numpy_casts_them(dtype):
+    # Small actions go to numpy through Python numbers (x.tolist()), large ones through x.numpy():
+    # either way the host gets numpy's cast of the value to the space's dtype, in a copy.
+    env = envs.GymEnv("Pendulum-v1")
+    td = env.reset(seed=0)
+    x = torch.tensor([0.1], dtype=dtype)
+    env.step(td.set("action", x))
+    want = np.asarray(x.double().numpy(), dtype=np.float32)  # float16 / bfloat16 values are exact in float64
+    got = env.env.unwrapped.last_u
+    assert got == want[0] and np.asarray(got).dtype == np.float32
+    x.fill_(-1.0)  # the caller reuses its tensor: the host's copy does not change
+    assert env.env.unwrapped.last_u == want[0]
+    big = envs.spec_from_gym_space(spaces.Box(-1.0, 1.0, (5, 5), np.float32))
+    from frl.envs import _host
+    convert = _host.action_leaf(big, np.float32, (), "action")
+    y = torch.linspace(-1, 1, 25, dtype=torch.float64).reshape(5, 5)
+    a = convert("f", y)
+    assert a.dtype == np.float32 and np.array_equal(a, y.numpy().astype(np.float32))
+    assert np.array_equal(convert("f", y[:1].expand(5, 5)), y[:1].expand(5, 5).numpy().astype(np.float32))
+
+
+def test_host_new_td_builds_what_tensordict_builds():
+    # _host.new_td skips TensorDict's constructor (checked once against _new_unsafe at import).
+    from frl.envs import _host
+    entries = {"a": torch.zeros(3, 2), "b": TensorDict({"c": torch.ones(3)}, batch_size=[3])}
+    td = _host.new_td(dict(entries), torch.Size([3]))
+    ref = TensorDict(dict(entries), batch_size=[3])
+    assert type(td) is TensorDict and td.batch_size == ref.batch_size and td.device == ref.device
+    assert td.names == ref.names and set(td.keys(True, True)) == set(ref.keys(True, True))
+    assert td["a"] is entries["a"] and (td == ref).all()
+    td["d"] = torch.zeros(3)  # an ordinary, writable TensorDict
+    assert "d" not in ref.keys() and td.clone()["d"].shape == (3,)
+    assert _host.new_td({"a": torch.zeros(3)}, torch.Size([3]), torch.device("cpu")).device == torch.device("cpu")
+
+
 def test_step_is_pure_and_outputs_do_not_alias(assert_pure):
     env = envs.GymEnv("Pendulum-v1", max_episode_steps=4)
     td = env.reset(seed=0).set("action", torch.tensor([1.0]))
