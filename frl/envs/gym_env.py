@@ -21,8 +21,9 @@ Pixels (``from_pixels=True``, as TorchRL's ``GymEnv``): the env is made with
 ``render_mode="rgb_array"`` and each (sub-)env is wrapped in gymnasium's ``AddRenderObservation``,
 so the frame ``"pixels"`` [*B, H, W, 3] uint8 is part of every observation. It is rendered inside
 the sub-env at the step itself, before a vector env's SAME_STEP autoreset: ``("next", "pixels")`` of
-an ended episode is its final frame, and the reset frame is the next input's. The state observation
-stays under ``"observation"`` unless ``pixels_only=True``.
+an ended episode is its final frame, and the reset frame is the next input's. With
+``pixels_only=False`` the state observation stays under ``"observation"`` too (by default only the
+pixels are kept, as in TorchRL).
 
 References:
     TorchRL, ``torchrl.envs.GymEnv``; gymnasium, ``gymnasium.vector.VectorEnv`` and its autoreset
@@ -167,7 +168,8 @@ class GymEnv(_host.HostEnv):
             cannot render rgb_array frames (classic-control envs need ``pygame``, MuJoCo envs a
             ``MUJOCO_GL`` backend).
         pixels_only: with ``from_pixels``, drop the state observation: ``observation_spec`` is
-            ``Composite({"pixels": ...})``.
+            ``Composite({"pixels": ...})`` (the default, as TorchRL's and `DMControlEnv`'s; pass
+            ``pixels_only=False`` to keep the state under ``"observation"`` too).
         device: where the returned tensors live (actions may be on any device).
         **make_kwargs: passed to ``gymnasium.make`` (for every copy).
 
@@ -189,26 +191,26 @@ class GymEnv(_host.HostEnv):
         >>> with frl.envs.GymEnv("CartPole-v1", num_envs=8) as env:
         ...     td = env.reset(seed=0)
         ...     traj = frl.envs.rollout(env, None, td, steps=100)   # [8, 100]
-        >>> env = frl.envs.GymEnv("CartPole-v1", from_pixels=True)   # needs pygame
+        >>> env = frl.envs.GymEnv("CartPole-v1", from_pixels=True, pixels_only=False)   # needs pygame
         >>> td = env.reset(seed=0)
         >>> td["pixels"].shape, td["pixels"].dtype, td["observation"].shape
         (torch.Size([400, 600, 3]), torch.uint8, torch.Size([4]))
-        >>> list(frl.envs.GymEnv("CartPole-v1", from_pixels=True, pixels_only=True).observation_spec.keys())
+        >>> list(frl.envs.GymEnv("CartPole-v1", from_pixels=True).observation_spec.keys())
         ['pixels']
     """
 
     #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
 
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
-                 from_pixels: bool = False, pixels_only: bool = False,
+                 from_pixels: bool = False, pixels_only: bool = True,
                  device: str | torch.device = "cpu", **make_kwargs):
         import gymnasium as gym
 
         fn = "frl.envs.GymEnv"
         self.id = id
-        self.from_pixels, self.pixels_only = bool(from_pixels), bool(pixels_only)
-        if self.pixels_only and not self.from_pixels:
-            fail(fn, "pixels_only=True needs from_pixels=True (there are no pixels to keep otherwise)")
+        # pixels_only matters only with from_pixels (TorchRL's and DMControlEnv's convention).
+        self.from_pixels = bool(from_pixels)
+        self.pixels_only = self.from_pixels and bool(pixels_only)
         if self.from_pixels:
             mode = make_kwargs.pop("render_mode", "rgb_array")
             if mode != "rgb_array":

@@ -111,7 +111,7 @@ def test_vector_env_next_pixels_are_the_final_frame(id, vectorize):
     refs = [_raw(id) for _ in range(n)]
     obs = [ref.reset(seed=seed + i)[0] for i, ref in enumerate(refs)]
     actions = np.random.default_rng(0).integers(0, 2, size=(steps, n))
-    with envs.GymEnv(id, num_envs=n, vectorize=vectorize, from_pixels=True) as env:
+    with envs.GymEnv(id, num_envs=n, vectorize=vectorize, from_pixels=True, pixels_only=False) as env:
         td = env.reset(seed=seed)
         assert td["pixels"].shape == (n, *env.observation_spec["pixels"].shape)
         ends = 0
@@ -137,7 +137,7 @@ def test_vector_env_next_pixels_are_the_final_frame(id, vectorize):
 @pytest.mark.parametrize("num_envs", [None, 2], ids=["single", "sync2"])
 def test_pixel_specs_and_check_env(num_envs):
     batch = () if num_envs is None else (num_envs,)
-    env = envs.GymEnv("frl-test/Pixels-v0", num_envs=num_envs, from_pixels=True)
+    env = envs.GymEnv("frl-test/Pixels-v0", num_envs=num_envs, from_pixels=True, pixels_only=False)
     spec = env.observation_spec
     assert isinstance(spec, S.Composite) and set(spec.keys()) == {"observation", "pixels"}
     pix = spec["pixels"]
@@ -154,7 +154,7 @@ def test_pixel_specs_and_check_env(num_envs):
     assert traj["next", "pixels"].shape == batch + (6, 4, 5, 3)
     assert "pixels_only=False" in repr(env)
 
-    only = envs.GymEnv("frl-test/Pixels-v0", num_envs=num_envs, from_pixels=True, pixels_only=True)
+    only = envs.GymEnv("frl-test/Pixels-v0", num_envs=num_envs, from_pixels=True)  # pixels_only by default
     assert list(only.observation_spec.keys()) == ["pixels"]
     td = only.reset(seed=0)
     assert set(td.keys()) == {"pixels", "done", "terminated", "truncated", "key"}
@@ -185,7 +185,6 @@ def test_pixel_errors_name_the_env_and_what_was_expected():
         envs.GymEnv("frl-test/NoRgb-v0", num_envs=2, vectorize="async", from_pixels=True)
     with pytest.raises(ValueError, match=r"frl-test/FloatFrame-v0.*uint8 \[H, W, 3\].*returned float32 \[4, 5, 3\]"):
         envs.GymEnv("frl-test/FloatFrame-v0", from_pixels=True)
-    with pytest.raises(ValueError, match=r"frl\.envs\.GymEnv: pixels_only=True needs from_pixels=True"):
-        envs.GymEnv("frl-test/Pixels-v0", pixels_only=True)
+    assert "pixels" not in envs.GymEnv("frl-test/Pixels-v0", pixels_only=True).observation_spec.keys()
     with pytest.raises(ValueError, match=r"render_mode='rgb_array', got render_mode='human'"):
         envs.GymEnv("frl-test/Pixels-v0", from_pixels=True, render_mode="human")
