@@ -185,6 +185,7 @@ def test_pixel_errors_name_the_env_and_what_was_expected():
         envs.GymEnv("frl-test/NoRgb-v0", num_envs=2, vectorize="async", from_pixels=True)
     with pytest.raises(ValueError, match=r"frl-test/FloatFrame-v0.*uint8 \[H, W, 3\].*returned float32 \[4, 5, 3\]"):
         envs.GymEnv("frl-test/FloatFrame-v0", from_pixels=True)
-    assert not envs.GymEnv("frl-test/Pixels-v0", pixels_only=True).from_pixels  # ignored without from_pixels
+    plain = envs.GymEnv("frl-test/Pixels-v0", pixels_only=True).reset(seed=0)  # ignored without from_pixels
+    assert "observation" in plain.keys() and "pixels" not in plain.keys()
     with pytest.raises(ValueError, match=r"render_mode='rgb_array', got render_mode='human'"):
         envs.GymEnv("frl-test/Pixels-v0", from_pixels=True, render_mode="human")
