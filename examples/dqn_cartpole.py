@@ -10,7 +10,9 @@ priorities, Polyak target update). The buffers' storage and sum trees are update
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 import tyro
@@ -64,8 +66,23 @@ class Args:
     """folder for metrics.json and learning_curve.png"""
 
 
-def main(args: Args) -> dict:
-    torch.set_num_threads(args.threads)
+class Agent(NamedTuple):
+    """The example's pieces, built once from `Args` (bench/dqn_train.py times them one by one)."""
+
+    env: object
+    qnet: object
+    optimizer: object
+    buffer: object
+    update: Callable
+    collect: Callable  # one seed: (params, env_td, key, step, epsilon) -> (transitions, env_td, episode_return)
+    train: Callable  # one seed: (params, target, opt_state, buf, key, step) -> (params, target, opt_state, buf, metrics)
+    collect_seeds: Callable  # the same, vmapped over seeds (compiled when args.compile)
+    add_seeds: Callable
+    train_seeds: Callable
+    init_seeds: Callable  # keys [S, 2] -> (params, target, opt_state, env_td, buf, run_keys), dense
+
+
+def build(args: Args) -> Agent:
     env = frl.envs.make("CartPole-v1")
     qnet = frl.nn.q_value_actor(frl.nn.mlp(env.observation_spec.shape[-1], env.action_spec.n,
                                            num_cells=(args.num_cells,) * 2, activation="relu"))
@@ -106,28 +123,45 @@ def main(args: Args) -> dict:
     def train_seeds(params, target, opt_state, buf, keys, step):
         return torch.vmap(train, in_dims=(0, 0, 0, 0, 0, None))(params, target, opt_state, buf, keys, step)
 
-    jit = (lambda f: torch.compile(f, fullgraph=True)) if args.compile else (lambda f: f)
-    collect_seeds, add_seeds, train_seeds = jit(collect_seeds), jit(add_seeds), jit(train_seeds)
+    def init_seeds(keys):
+        params, target, opt_state, env_td, buf, run_keys = torch.vmap(init)(keys)
+        # vmap returns broadcast (stride-0) leaves for some fields; make all dense, so the compiled
+        # steps see one memory layout from the first call on and never recompile.
+        return (*frl.tree.dense((params, target, opt_state, env_td, buf)), run_keys)
 
+    jit = (lambda f: torch.compile(f, fullgraph=True)) if args.compile else (lambda f: f)
+    return Agent(env, qnet, optimizer, buffer, update, collect, train, jit(collect_seeds), jit(add_seeds),
+                 jit(train_seeds), init_seeds)
+
+
+def epsilon_at(args: Args, frames: int) -> torch.Tensor:
+    """The exploration probability after ``frames`` frames: linear decay, then constant."""
+    return torch.tensor(max(args.eps_end, args.eps_start - (args.eps_start - args.eps_end) * frames
+                            / (args.eps_fraction * args.total_frames)))
+
+
+def main(args: Args) -> dict:
+    torch.set_num_threads(args.threads)
+    agent = build(args)
     keys = torch.stack([frl.random.key(args.seed + i) for i in range(args.num_seeds)])
-    params, target, opt_state, env_td, buf, run_keys = torch.vmap(init)(keys)
-    # vmap returns broadcast (stride-0) leaves for some fields; make all dense, so the compiled steps
-    # see one memory layout from the first call on and never recompile.
-    params, target, opt_state, env_td, buf = frl.tree.dense((params, target, opt_state, env_td, buf))
+    params, target, opt_state, env_td, buf, run_keys = agent.init_seeds(keys)
     report = RunReport(args.total_frames, args.num_seeds, args.out, desc="DQN CartPole-v1")
     steps, returns, dones = args.total_frames // args.num_envs, [], []
     for step in range(steps):
         frames = (step + 1) * args.num_envs
-        epsilon = torch.tensor(max(args.eps_end, args.eps_start - (args.eps_start - args.eps_end) * frames
-                                   / (args.eps_fraction * args.total_frames)))
+        epsilon = epsilon_at(args, frames)
         step_t = torch.tensor(step)  # a tensor, not an int: a changing Python int would recompile
-        transitions, env_td, episode_return = collect_seeds(params, env_td, run_keys, step_t, epsilon)
-        buf = add_seeds(buf, transitions)
+        transitions, env_td, episode_return = agent.collect_seeds(params, env_td, run_keys, step_t, epsilon)
+        buf = agent.add_seeds(buf, transitions)
         if frames >= args.learning_starts:
-            params, target, opt_state, buf, metrics = train_seeds(params, target, opt_state, buf, run_keys, step_t)
+            params, target, opt_state, buf, metrics = agent.train_seeds(params, target, opt_state, buf, run_keys,
+                                                                        step_t)
         returns.append(episode_return)
         dones.append(transitions["next", "done"])
-        if step % 32 == 31 or step == steps - 1:  # report every 32 collect steps (keeps host syncs rare)
+        # Report every 32 collect steps (keeps host syncs rare), and at the first training step, so that
+        # the report's first-log time includes compiling `train_seeds` too.
+        first_train = args.learning_starts <= frames < args.learning_starts + args.num_envs
+        if step % 32 == 31 or step == steps - 1 or first_train:
             report.log(frames, torch.stack(returns, 1), torch.stack(dones, 1))
             returns, dones = [], []
     return report.finish({"args": asdict(args)})
