@@ -1,7 +1,7 @@
 """Steady-state speed of examples/dqn_cartpole.py's training iteration, whole and piece by piece.
 
     python bench/dqn_train.py [--seeds 1] [--threads 1] [--parts] [--profile] [--cold] [--compile-times]
-                              [--no-compile] [--example OTHER_VERSION.py]
+                              [--cpp-wrapper] [--no-compile] [--example OTHER_VERSION.py]
 
 Builds the example's agent (`examples/dqn_cartpole.py: build`, default arguments: 8 envs, capacity
 50k, batch 128), fills the buffer past ``learning_starts`` and times one iteration as the example's
@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also time sample / update / priorities / soft update")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's table of the iteration")
     parser.add_argument("--no-compile", dest="compile", action="store_false")
+    parser.add_argument("--cpp-wrapper", action="store_true", help="the example's --cpp-wrapper (inductor's C++ wrapper)")
     parser.add_argument("--compile-times", action="store_true", help="print dynamo's compile time per phase")
     parser.add_argument("--cold", action="store_true",
                         help="compile into a fresh inductor cache (the first iteration then times a first run)")
@@ -68,7 +69,8 @@ def main() -> None:
     if args.profile:
         torch._inductor.config.cpp.enable_kernel_profile = True
     ex = load_example(args.example)
-    a = ex.Args(num_seeds=args.seeds, compile=args.compile)
+    a = ex.Args(num_seeds=args.seeds, compile=args.compile,
+                **({"cpp_wrapper": True} if args.cpp_wrapper else {}))
     agent = ex.build(a)
     keys = torch.stack([frl.random.key(a.seed + i) for i in range(a.num_seeds)])
     params, target, opt_state, env_td, buf, run_keys = agent.init_seeds(keys)
@@ -149,7 +151,7 @@ def main() -> None:
         row("  soft_update", lambda: soft_seeds(state["target"], state["params"]))
 
     print(f"seeds {a.num_seeds}, envs {a.num_envs}, capacity {a.buffer_size}, batch {a.batch_size}, "
-          f"compile {a.compile}")
+          f"compile {a.compile}, cpp_wrapper {getattr(a, 'cpp_wrapper', False)}")
     print_table(["piece", "wall ms / call", "cpu ms / call", "frames/s (wall)"], rows)
 
     if args.profile:
