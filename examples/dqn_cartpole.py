@@ -177,10 +177,10 @@ def main(args: Args) -> dict:
                                                                         step_t)
         returns.append(episode_return)
         dones.append(transitions["next", "done"])
-        # Report every 32 collect steps (keeps host syncs rare), and at the first training step, so that
-        # the report's first-log time includes compiling `train_seeds` too.
+        # Report every 32 collect steps once training runs (keeps host syncs rare), first at the first
+        # training step: the report's first-log time then covers compiling all three steps.
         first_train = args.learning_starts <= frames < args.learning_starts + args.num_envs
-        if step % 32 == 31 or step == steps - 1 or first_train:
+        if (step % 32 == 31 and frames >= args.learning_starts) or first_train or step == steps - 1:
             report.log(frames, torch.stack(returns, 1), torch.stack(dones, 1))
             returns, dones = [], []
     return report.finish({"args": asdict(args)})
