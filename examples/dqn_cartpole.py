@@ -144,12 +144,7 @@ def build(args: Args) -> Agent:
         options["cpp_wrapper"] = True
     # (A copy of the options each time: torch.compile pops the guard filter out of the dict it is given.)
     jit = (lambda f: torch.compile(f, fullgraph=True, options=dict(options))) if args.compile else (lambda f: f)
-    jit_collect = jit
-    if args.compile and args.num_envs * args.num_seeds < 64:
-        # A few envs: inductor's 16-lane vector code gains nothing at run time, while generating it
-        # for the random-number kernels of epsilon-greedy and auto-reset takes seconds of compile.
-        jit_collect = lambda f: torch.compile(f, fullgraph=True, options=dict(options, **{"cpp.simdlen": 1}))  # noqa: E731
-    return Agent(env, qnet, optimizer, buffer, update, collect, train, jit_collect(collect_seeds), jit(add_seeds),
+    return Agent(env, qnet, optimizer, buffer, update, collect, train, jit(collect_seeds), jit(add_seeds),
                  jit(train_seeds), init_seeds)
 
 
