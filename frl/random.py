@@ -90,8 +90,8 @@ def _u32(w: torch.Tensor) -> torch.Tensor:
     return w if w.dtype == torch.int64 else w.to(torch.int64) & _MASK
 
 
-def _hash32(x: torch.Tensor) -> torch.Tensor:
-    if x.dtype == torch.int64:
+def _hash32(x: torch.Tensor | int) -> torch.Tensor | int:
+    if isinstance(x, int) or x.dtype == torch.int64:
         # Eager lanes hold [0, 2**32): the multipliers are below 2**31, so products fit in int64.
         x = x ^ (x >> 16)
         x = (x * 0x21F0AAAD) & _MASK
@@ -186,6 +186,28 @@ def _key_words(k: torch.Tensor):
     return k0, k1
 
 
+# Eager draws of at most this many counters from one unbatched CPU key run on Python ints.
+_HOST_MAX = 8
+
+
+def _on_host(k: torch.Tensor, n: int) -> bool:
+    """Whether to compute a small eager draw with Python ints (`_words_on_host`) instead of tensors.
+
+    Eagerly, every tensor op of the generator is a kernel call of a few microseconds on a handful of
+    values: one action for one host env took ~300 us. The same words from Python ints take ~10 us.
+    """
+    return (n <= _HOST_MAX and k.dim() == 1 and k.device.type == "cpu" and not torch.compiler.is_compiling()
+            and not torch._C._functorch.is_functorch_wrapped_tensor(k))
+
+
+def _words_on_host(k: torch.Tensor, n: int, domain: int):
+    """`_words` of one CPU key, computed with Python ints (the eager int64 arithmetic, bit for bit)."""
+    k0, k1 = k.tolist()
+    pairs = [_permute(k0, k1, c, domain & _MASK) for c in range(n)]
+    return (torch.tensor([p[0] for p in pairs], dtype=torch.int64),
+            torch.tensor([p[1] for p in pairs], dtype=torch.int64))
+
+
 def _words(k: torch.Tensor, n: int, domain: int):
     """Two independent 32-bit words (in `_lanes`) for each of the counters 0..n-1 of ``k`` in ``domain``.
 
@@ -195,6 +217,8 @@ def _words(k: torch.Tensor, n: int, domain: int):
     batch of keys (under vmap), which inductor vectorizes along the batch. With an ``arange``
     counter it vectorizes along the tiny counter dimension instead, using 2 of 16 lanes.
     """
+    if _on_host(k, n):
+        return _words_on_host(k, n, domain)
     k0, k1 = _key_words(k)
     lanes = k0.dtype
     domain = _const(domain, lanes)

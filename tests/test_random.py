@@ -144,3 +144,19 @@ def test_draws_and_splits_of_one_key_are_independent():
     v = torch.vmap(lambda k: fr.uniform(fr.split(k, 1)[0], ()))(keys)
     corr = torch.corrcoef(torch.stack([u, v]))[0, 1]
     assert abs(corr.item()) < 0.03
+
+
+def test_small_eager_draws_on_python_ints_equal_the_tensor_path(monkeypatch):
+    """Small eager draws of one key run on Python ints (fast); they must give the tensor path's bits."""
+    import frl.random as R
+
+    keys = [R.key(s) for s in (0, 1, 2**40 + 7)] + [R.split(R.key(3), 4)[2]]
+    draws = [lambda k: R.split(k, 3), lambda k: R.fold_in(k, 12345), lambda k: R.bits(k, (2, 4)),
+             lambda k: R.uniform(k, (3,)), lambda k: R.normal(k, (5,)), lambda k: R.randint(k, (2,), 0, 7),
+             lambda k: R.split(k, 8)]  # _HOST_MAX counters, the largest draw on Python ints
+    fast = [[d(k) for d in draws] for k in keys]
+    monkeypatch.setattr(R, "_HOST_MAX", 0)  # every draw through the tensor path
+    slow = [[d(k) for d in draws] for k in keys]
+    for f_row, s_row in zip(fast, slow):
+        for f, s in zip(f_row, s_row):
+            assert f.dtype == s.dtype and torch.equal(f, s)
