@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,17 +52,18 @@ _from_numpy = torch.from_numpy
 _TRUE, _FALSE = np.array([True]), np.array([False])  # copied, never handed out
 
 
-def _make_env(id: str, make_kwargs: dict, pixels_only: bool | None = None):
-    """``gymnasium.make(id, **make_kwargs)``; unless ``pixels_only`` is None, made to render rgb_array
-    frames and wrapped in ``AddRenderObservation`` (a module-level function: async workers pickle it)."""
+def _make_env(id: str, make_kwargs: dict, wrappers: tuple = (), pixels_only: bool | None = None):
+    """``gymnasium.make(id, **make_kwargs)`` wrapped in ``wrappers``, in order; unless ``pixels_only``
+    is None, made to render rgb_array frames and wrapped last in ``AddRenderObservation`` (a
+    module-level function: async workers pickle it)."""
     import gymnasium as gym
 
     if pixels_only is None:
-        return gym.make(id, **make_kwargs)
+        return _wrap(gym.make(id, **make_kwargs), wrappers)
     fn = "frl.envs.GymEnv"
     what = f"from_pixels=True needs {id!r} to render rgb_array frames (uint8 [H, W, 3])"
     try:
-        env = gym.make(id, render_mode="rgb_array", **make_kwargs)
+        env = _wrap(gym.make(id, render_mode="rgb_array", **make_kwargs), wrappers)
     except TypeError as e:  # an env constructor without a render_mode argument
         fail(fn, f"{what}, but gymnasium.make({id!r}, render_mode='rgb_array') failed: {e}")
     modes = list(env.metadata.get("render_modes") or [])
@@ -79,6 +80,12 @@ def _make_env(id: str, make_kwargs: dict, pixels_only: bool | None = None):
         env.close()
         got = (f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__)
         fail(fn, f"{what}, but env.render() returned {got}")
+    return env
+
+
+def _wrap(env, wrappers: tuple):
+    for wrapper in wrappers:
+        env = wrapper(env)
     return env
 
 
@@ -170,6 +177,13 @@ class GymEnv(_host.HostEnv):
         pixels_only: with ``from_pixels``, drop the state observation: ``observation_spec`` is
             ``Composite({"pixels": ...})`` (the default, as TorchRL's and `DMControlEnv`'s; pass
             ``pixels_only=False`` to keep the state under ``"observation"`` too).
+        wrappers: gymnasium wrappers (or any ``env -> env`` callables) applied, in order, to every
+            env right after ``gymnasium.make``, inside each sub-env of a vector env, e.g.
+            ``[functools.partial(gymnasium.wrappers.AtariPreprocessing, noop_max=30)]``. Per-episode
+            preprocessing that must act on one env at its own reset (Atari no-ops, frame skipping)
+            belongs here rather than in frl transforms, which act on the whole batch. With
+            ``vectorize="async"`` they are pickled to the workers: use classes or
+            ``functools.partial``, not lambdas.
         device: where the returned tensors live (actions may be on any device).
         **make_kwargs: passed to ``gymnasium.make`` (for every copy).
 
@@ -202,7 +216,7 @@ class GymEnv(_host.HostEnv):
     #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
 
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
-                 from_pixels: bool = False, pixels_only: bool = True,
+                 from_pixels: bool = False, pixels_only: bool = True, wrappers: Sequence[Callable] = (),
                  device: str | torch.device = "cpu", **make_kwargs):
         import gymnasium as gym
 
@@ -215,10 +229,16 @@ class GymEnv(_host.HostEnv):
             mode = make_kwargs.pop("render_mode", "rgb_array")
             if mode != "rgb_array":
                 fail(fn, f"from_pixels=True makes the env with render_mode='rgb_array', got render_mode={mode!r}")
-            # functools.partial pickles, which the async workers need.
-            make = functools.partial(_make_env, id, make_kwargs, self.pixels_only)
+        wrappers = tuple(wrappers)
+        for w in wrappers:
+            if not callable(w):
+                fail(fn, f"wrappers must be callables env -> env (e.g. gymnasium wrapper classes), got {w!r}",
+                     TypeError)
+        # functools.partial pickles, which the async workers need.
+        if self.from_pixels:
+            make = functools.partial(_make_env, id, make_kwargs, wrappers, self.pixels_only)
         else:
-            make = functools.partial(gym.make, id, **make_kwargs)
+            make = functools.partial(_make_env, id, make_kwargs, wrappers)
         self.device = torch.device(device)
         self._out_device = None if self.device.type == "cpu" else self.device
         self._resets = 0

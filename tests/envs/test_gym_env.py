@@ -5,6 +5,8 @@ against gymnasium's SAME_STEP vector env and against independent single envs (ev
 appears exactly once: none lost at an episode's end, none duplicated).
 """
 
+import functools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -257,16 +259,19 @@ def test_vector_env_matches_gymnasium_same_step():
 
 
 def _transitions_by_env(env, seed, actions):
-    """Run env with the given actions; per env index, the list of (obs, action, reward, next_obs, term, trunc)."""
+    """Run env with the given actions [steps, N]; per env index, the list of (obs, action, reward,
+    next_obs, term, trunc). A single env (batch ()) counts as env 0."""
+    single = not env.batch_size
     td = env.reset(seed=seed)
-    per_env = [[] for _ in range(env.batch_size[0])]
+    per_env = [[] for _ in range(1 if single else env.batch_size[0])]
     for a in actions:
-        td["action"] = torch.as_tensor(a)
+        td["action"] = torch.as_tensor(a[0] if single else a)
         out = env.step(td)
         for i, row in enumerate(per_env):
-            row.append((out["observation"][i].tolist(), int(a[i]), out["next", "reward"][i].item(),
-                        out["next", "observation"][i].tolist(), bool(out["next", "terminated"][i]),
-                        bool(out["next", "truncated"][i])))
+            at = out if single else out[i]
+            row.append((at["observation"].tolist(), int(a[i]), at["next", "reward"].item(),
+                        at["next", "observation"].tolist(), bool(at["next", "terminated"]),
+                        bool(at["next", "truncated"])))
         td = env.auto_reset(out)
     return per_env
 
@@ -313,6 +318,37 @@ def test_vector_env_under_a_shorter_time_limit_matches_gymnasium(vectorize):
         want = _reference_transitions(ref, seed + i, actions[:, i])
         assert got[i] == want, f"env {i}"
         assert sum(w[5] for w in want) >= 2
+
+
+# Wrappers act inside each sub-env: a frame stack restarts at that env's own reset, and a time limit
+# counts that env's steps. Picklable (functools.partial), as the async workers need.
+_WRAPPERS = (functools.partial(gym.wrappers.TimeLimit, max_episode_steps=6),
+             functools.partial(gym.wrappers.FrameStackObservation, stack_size=3))
+
+
+@pytest.mark.parametrize("num_envs,vectorize", [(None, "sync"), (3, "sync"), (3, "async")],
+                         ids=["single", "sync3", "async3"])
+def test_wrappers_apply_inside_each_env_as_gymnasium_does(num_envs, vectorize):
+    steps, seed = 30, 5
+    actions = _vector_actions(num_envs or 1, steps, 2)
+    env = envs.GymEnv("CartPole-v1", num_envs=num_envs, vectorize=vectorize, wrappers=_WRAPPERS)
+    try:
+        assert env.observation_spec.shape == (3, 4)  # the spec is the wrapped env's
+        got = _transitions_by_env(env, seed, actions)
+    finally:
+        env.close()
+    for i, row in enumerate(got):
+        ref = gym.make("CartPole-v1")
+        for wrap in _WRAPPERS:
+            ref = wrap(ref)
+        want = _reference_transitions(ref, seed + i, actions[:, i])
+        assert row == want, f"env {i}"
+        assert sum(w[5] for w in want) >= 3  # truncated by the wrapper's limit, every 6 steps
+
+
+def test_wrappers_must_be_callables():
+    with pytest.raises(TypeError, match=r"GymEnv.*wrappers must be callables"):
+        envs.GymEnv("CartPole-v1", wrappers=["TimeLimit"])
 
 
 def test_async_vector_env_equals_sync():

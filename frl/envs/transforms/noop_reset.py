@@ -26,7 +26,9 @@ class NoopReset(Transform):
 
     The no-ops step the parent env on every env of the batch, so on auto-reset they need a stateless
     parent (one with ``init``); over a host adapter, NoopReset works on ``reset`` only and raises on
-    auto-reset.
+    auto-reset. For gymnasium envs, take the no-ops inside each env instead, with a gymnasium
+    wrapper: ``GymEnv(id, wrappers=[functools.partial(gymnasium.wrappers.AtariPreprocessing,
+    noop_max=30)])`` (Atari).
 
     Args:
         noops: the bound on the number of no-ops.
@@ -51,8 +53,9 @@ class NoopReset(Transform):
         parent = self._need_parent()
         if prev is not None and getattr(parent, "init", None) is None:
             fail(self.name, "no-ops on auto-reset step every env of the batch, which a host env cannot "
-                            "undo: use NoopReset over a stateless env, or reset host envs with env.reset",
-                 NotImplementedError)
+                            "undo: use NoopReset over a stateless env, or take the no-ops inside each "
+                            "gymnasium env with GymEnv(..., wrappers=[...]) (e.g. AtariPreprocessing's "
+                            "noop_max)", NotImplementedError)
         check_keys(self.name, td, ("key",), "reset")
         batch = tuple(td.batch_size)
         noops = self.noops
