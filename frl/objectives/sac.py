@@ -165,7 +165,8 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
         batch: TensorDict [*B] with ``"action"`` [*B, *A], ``("next", "reward")`` [*B, 1],
             ``("next", "terminated")`` [*B, 1] bool, and what the actor and the Q-networks read
             (usually ``"observation"`` and ``("next", "observation")``).
-        key: an `frl.random` key: split into the draws at ``s`` and at ``s'``.
+        key: an `frl.random` key; ``frl.random.split(key)`` gives the key of the draw at ``s`` (first)
+            and of the draw at ``s'`` (second).
         gamma: discount.
         alpha: a fixed temperature (float or scalar tensor); give it exactly when ``params`` has no
             ``"log_alpha"``.
@@ -218,6 +219,7 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
     nxt = batch.get("next")
     next_dist = actor_dist(params.get("actor").detach(), nxt)
     next_action, next_log_prob = next_dist.sample_and_log_prob(k_next)
+    check_shape(fn, "action", action, tuple(next_action.shape), note="the shape of the actor's draw")
     next_log_prob = _joint_log_prob(fn, "log pi(a'|s')", next_log_prob, batch_shape).detach()
     q_next = _q_ensemble(q_apply, target_q_params.detach(), nxt.copy().set("action", next_action.detach()),
                          "state_action_value")
@@ -235,7 +237,6 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
     dist = actor_dist(params.get("actor"), batch)
     new_action, log_prob = dist.sample_and_log_prob(k_pi)
     log_prob = _joint_log_prob(fn, "log pi(a|s)", log_prob, batch_shape)
-    check_shape(fn, "action", action, tuple(new_action.shape), note="the shape of the actor's draw")
     q_new = _q_ensemble(q_apply, params.get("qvalue").detach(), batch.copy().set("action", new_action),
                         "state_action_value")
     loss_actor = (alpha_t * log_prob - q_new.squeeze(-1).min(0).values).mean()
@@ -250,11 +251,16 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
     return terms, td_error
 
 
-def _log_probs(logits: torch.Tensor) -> torch.Tensor:
-    # Normalized log-probabilities. A masked class (logit -inf) gets the most negative float rather than
-    # -inf, so that its p * log p term is 0 * finite = 0, not NaN (TorchRL replaces p = 0 by 1e-8 in
-    # its target for the same reason).
-    return torch.log_softmax(logits, -1).clamp_min(torch.finfo(logits.dtype).min)
+def _probs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(p, log p)`` [*B, n], with ``log p`` set to 0 where ``p`` is 0.
+
+    Every use multiplies ``log p`` by ``p``: where a class has probability 0 (a masked logit of -inf,
+    or an underflow) its term is 0, and a finite stand-in keeps both the forward (0 * -inf) and the
+    gradient free of NaN. TorchRL replaces such ``p`` by 1e-8 inside the log, with the same products.
+    """
+    log_p = torch.log_softmax(logits, -1)
+    p = log_p.exp()
+    return p, torch.where(p > 0, log_p, torch.zeros_like(log_p))
 
 
 def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
@@ -336,10 +342,10 @@ def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], obj
 
     # --- soft state value of s' as an exact expectation over the next policy; all detached -----------
     nxt = batch.get("next")
-    next_log_p = _log_probs(actor_dist(params.get("actor").detach(), nxt).logits.detach())
+    next_p, next_log_p = _probs(actor_dist(params.get("actor").detach(), nxt).logits.detach())
     q_next = _q_ensemble(q_apply, target_q_params.detach(), nxt, "action_value")
     check_shape(fn, "the target Q-values", q_next, q_shape, note="[num_qvalue_nets, *B, n]")
-    v_next = (next_log_p.exp() * (q_next.min(0).values - alpha_t * next_log_p)).sum(-1)
+    v_next = (next_p * (q_next.min(0).values - alpha_t * next_log_p)).sum(-1)
     target = (reward + gamma * bootstrap * v_next).detach()
 
     # --- Q loss on the stored actions ---------------------------------------------------------------
@@ -356,8 +362,7 @@ def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], obj
     loss_qvalue, td_error = _q_loss_terms(fn, q_taken, target, loss, weight)
 
     # --- actor loss: expectation over the policy, Q-values as constants ------------------------------
-    log_p = _log_probs(logits)
-    p = log_p.exp()
+    p, log_p = _probs(logits)
     loss_actor = (p * (alpha_t * log_p - q_all.detach().min(0).values)).sum(-1).mean()
 
     # --- temperature --------------------------------------------------------------------------------
