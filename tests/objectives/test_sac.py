@@ -337,14 +337,13 @@ def test_discrete_sac_hand_values(terminated, y):
     # Uniform policy over 2 actions (zero logits), alpha = 1, r = 0, gamma = 1. Target ensemble values
     # [1, 3] and [2, 0]: min = [1, 0]; V(s') = 0.5 (1 + log 2) + 0.5 (0 + log 2) = 0.5 + log 2.
     zeros = torch.zeros
-    params = TensorDict(actor=TensorDict(w=zeros(1, 2, dtype=torch.float64)),
-                        qvalue=TensorDict(w=zeros(2, 1, 2, dtype=torch.float64),
-                                          b=torch.tensor([[0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)),
-                        log_alpha=zeros((), dtype=torch.float64))
-    target = TensorDict(w=zeros(2, 1, 2, dtype=torch.float64),
-                        b=torch.tensor([[1.0, 3.0], [2.0, 0.0]], dtype=torch.float64))
-    batch = TensorDict({"observation": zeros(1, 1, dtype=torch.float64), "action": torch.tensor([1]),
-                        "next": {"observation": zeros(1, 1, dtype=torch.float64), "reward": zeros(1, 1, dtype=torch.float64),
+    f64 = functools.partial(torch.tensor, dtype=torch.float64)
+    params = TensorDict(actor=TensorDict(w=f64([[0.0, 0.0]])),
+                        qvalue=TensorDict(w=f64([[[0.0, 0.0]], [[0.0, 0.0]]]), b=f64([[0.0, 1.0], [1.0, 1.0]])),
+                        log_alpha=f64(0.0))
+    target = TensorDict(w=f64([[[0.0, 0.0]], [[0.0, 0.0]]]), b=f64([[1.0, 3.0], [2.0, 0.0]]))
+    batch = TensorDict({"observation": f64([[0.0]]), "action": torch.tensor([1]),
+                        "next": {"observation": f64([[0.0]]), "reward": f64([[0.0]]),
                                  "terminated": torch.tensor([[terminated]])}}, batch_size=[1])
     terms, td_error = discrete_sac_loss(cat_actor_dist, cat_q_apply, params, target, batch, gamma=1.0)
     assert terms["loss_qvalue"].item() == pytest.approx(2 * (1 - y) ** 2)  # both members give Q(s, 1) = 1
@@ -355,12 +354,18 @@ def test_discrete_sac_hand_values(terminated, y):
     assert terms["loss_alpha"].item() == 0.0  # log_alpha = 0
 
 
+def masked_actor_dist(p, td):
+    """Action 0 is never allowed: its logit is -inf, its probability exactly 0."""
+    return frl.nn.Categorical((td["observation"] @ p["w"]).index_fill(-1, torch.tensor([0]), -math.inf))
+
+
 def test_discrete_masked_action_stays_finite():
     params, target, batch = make_discrete_problem(11)
-    masked = lambda p, td: frl.nn.Categorical((td["observation"] @ p["w"]).index_fill(-1, torch.tensor([0]), -math.inf))  # noqa: E731
-    terms, td_error = discrete_sac_loss(masked, cat_q_apply, params, target, batch, gamma=0.9)
+    params["log_alpha"] = torch.tensor(0.5, dtype=torch.float64)  # alpha > 1: alpha * log(0) must not overflow
+    terms, td_error = discrete_sac_loss(masked_actor_dist, cat_q_apply, params, target, batch, gamma=0.9)
     assert all(bool(torch.isfinite(v)) for v in terms.values()) and bool(torch.isfinite(td_error).all())
-    grads = torch.func.grad(lambda p: discrete_sac_loss(masked, cat_q_apply, p, target, batch, gamma=0.9)[0]["loss_actor"])(params)
+    grads = torch.func.grad(lambda p: discrete_sac_loss(masked_actor_dist, cat_q_apply, p, target, batch,
+                                                        gamma=0.9)[0]["loss_actor"])(params)
     assert bool(torch.isfinite(grads["actor", "w"]).all())
 
 
