@@ -2,6 +2,8 @@
 
 from frl.objectives.dqn import DQN_BATCH_KEYS, dqn_loss
 from frl.objectives.ppo import PPO_BATCH_KEYS, clip_ppo_loss, clipped_surrogate
+from frl.objectives.sac import SAC_BATCH_KEYS, discrete_sac_loss, sac_loss
 from frl.objectives.value import value_loss
 
-__all__ = ["dqn_loss", "DQN_BATCH_KEYS", "clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss"]
+__all__ = ["dqn_loss", "DQN_BATCH_KEYS", "clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss",
+           "sac_loss", "discrete_sac_loss", "SAC_BATCH_KEYS"]
