@@ -22,7 +22,7 @@ import tyro
 from tensordict import TensorDict
 
 import frl
-from frl.objectives.sac import sac_loss
+from frl.objectives import sac_loss
 from frl.train import RunReport, soft_update
 
 TRANSITION_KEYS = ("observation", "action", ("next", "observation"), ("next", "reward"), ("next", "done"),

@@ -52,3 +52,12 @@ def test_dqn_cartpole_eager_with_prioritized_replay(tmp_path):
                     "--batch-size", "32", "--no-compile", "--num-seeds", "2")
     assert m["num_seeds"] == 2 and m["frames"] == 2 * 2048
     assert all(e > 0 for e in m["episodes_per_seed"])
+
+
+def test_sac_pendulum_eager_two_seeds(tmp_path):
+    m = run_example("sac_pendulum.py", tmp_path, "--total-frames", "600", "--learning-starts", "400",
+                    "--batch-size", "32", "--num-cells", "32", "--no-compile", "--num-seeds", "2")
+    assert m["num_seeds"] == 2 and m["frames"] == 2 * 600
+    # 600 steps of one env: three 200-step (truncated) episodes per seed, returns in Pendulum's range.
+    assert m["episodes_per_seed"] == [3, 3]
+    assert all(-2000 < r < 0 for r in m["per_seed_returns"])
