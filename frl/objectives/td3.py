@@ -233,13 +233,13 @@ def td3_bc_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, targ
     fn = "frl.objectives.td3_bc_loss"
     shape = _check_inputs(fn, params, target_params, batch, weight)
     bounds = _action_bounds(fn, action_low, action_high, action_spec)
+    policy_action, q_actor = _first_critic_at_policy(fn, actor_apply, q_apply, params, batch, shape)
+    data_action = batch.get("action")
+    check_shape(fn, "action", data_action, tuple(policy_action.shape), note="the policy's action shape")
     loss_qvalue, diagnostics, td_error = _td3_critic(
         fn, actor_apply, q_apply, params, target_params, batch, key, shape, gamma=gamma,
         policy_noise=policy_noise, noise_clip=noise_clip, bounds=bounds, num_qvalue_nets=num_qvalue_nets,
         loss=loss, weight=weight)
-    policy_action, q_actor = _first_critic_at_policy(fn, actor_apply, q_apply, params, batch, shape)
-    data_action = batch.get("action")
-    check_shape(fn, "action", data_action, tuple(policy_action.shape), note="the policy's action shape")
     # Normalizing by the batch's mean |Q| makes alpha independent of the reward scale (paper, eq. 3).
     lmbd = (alpha / q_actor.abs().mean()).detach()
     bc = (policy_action - data_action.to(policy_action.dtype)).pow(2).mean(-1)
