@@ -131,7 +131,8 @@ def td3_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target_
     * critics: ``loss_qvalue = mean_b sum_i l(Q_i(s, a), y)`` with the detached target
       ``y = r + gamma * (1 - terminated) * min_i Q_target_i(s', a~)`` and the smoothed target action
       ``a~ = clamp(mu_target(s') + clamp(eps, -noise_clip, noise_clip), low, high)``,
-      ``eps ~ N(0, policy_noise^2)`` drawn from ``key``. Truncated transitions bootstrap.
+      ``eps = policy_noise * frl.random.normal(key, action.shape)`` (the batch's action shape, as
+      TorchRL's ``randn_like(action)``). Truncated transitions bootstrap.
     * actor: ``loss_actor = -mean Q_0(s, mu(s))``: the first critic, with its parameters detached
       (as TorchRL's ``TD3Loss.actor_loss``, which takes ``state_action_value_actor[0]``).
 
