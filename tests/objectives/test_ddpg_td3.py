@@ -472,3 +472,15 @@ def test_td3_bc_pure_three_ways_and_errors(assert_pure, three_ways):
     with pytest.raises(ValueError, match=r"td3_bc_loss: action has shape \[8, 3\], expected \[8, 2\]"):
         td3_bc_loss(actor_apply, q_apply, params, target, batch.clone().set("action", torch.zeros(8, 3)), key,
                     **TD3_KW)
+
+
+@pytest.mark.parametrize("module", ["frl.objectives.ddpg", "frl.objectives.td3"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, extraglobs={"torch": torch, "frl": frl, "TensorDict": TensorDict,
+                                              "ddpg_loss": ddpg_loss, "td3_loss": td3_loss, "td3_bc_loss": td3_bc_loss},
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
