@@ -47,8 +47,9 @@ def _action_bounds(fn: str, action_low, action_high, action_spec):
     if action_low is None or action_high is None:
         fail(fn, "the target action is clamped to the action bounds: give action_low and action_high "
                  "(floats or tensors [D]) or a bounded action_spec")
-    if not bool(torch.all(torch.as_tensor(action_high) >= torch.as_tensor(action_low))):
-        fail(fn, f"action_high must be at least action_low everywhere; got {action_low} and {action_high}")
+    # Numbers are checked here; tensor bounds are not (reading their values would sync under compile).
+    if isinstance(action_low, (int, float)) and isinstance(action_high, (int, float)) and action_high < action_low:
+        fail(fn, f"action_high must be at least action_low; got {action_low} and {action_high}")
     return action_low, action_high
 
 
@@ -70,16 +71,11 @@ def _smoothed_target_action(nxt: TensorDictBase, key: torch.Tensor, policy_noise
     """``clamp(mu_target(s') + clip(eps, -c, c), low, high)`` with ``eps ~ N(0, sigma^2)`` from ``key``."""
     action = nxt.get("action")
     noise = (policy_noise * frandom.normal(key, tuple(action.shape), action.dtype)).clamp(-noise_clip, noise_clip)
-    lo = low.to(action) if isinstance(low, torch.Tensor) else low
-    hi = high.to(action) if isinstance(high, torch.Tensor) else high
-    smoothed = action + noise
-    # clamp takes tensor bounds only as tensors on both sides; floats stay compile-time constants.
-    if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor):
-        smoothed = torch.minimum(torch.maximum(smoothed, torch.as_tensor(lo).to(action)), torch.as_tensor(hi).to(action))
-    else:
-        smoothed = smoothed.clamp(lo, hi)
+    if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor):
+        # clamp takes tensors on both sides or numbers on both sides; numbers stay compile-time constants.
+        low, high = torch.as_tensor(low).to(action), torch.as_tensor(high).to(action)
     out = nxt.copy()
-    out.set("action", smoothed)
+    out.set("action", (action + noise).clamp(low, high))
     return out
 
 

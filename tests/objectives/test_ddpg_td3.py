@@ -400,6 +400,25 @@ def test_td3_pure_and_three_ways(assert_pure, three_ways):
     three_ways(functools.partial(td3_loss, actor_apply, q_apply, **TD3_KW), problem(17), problem(18))
 
 
+def test_td3_tensor_bounds_per_dimension(three_ways):
+    params, target, batch = make_problem(25, num_q=2)
+    lo, hi = torch.tensor([-1.0, -0.2]), torch.tensor([1.0, 0.2])
+    kw = dict(gamma=0.9, policy_noise=1e3, noise_clip=5.0)  # the noise pushes every action onto a bound
+    terms, _ = td3_loss(actor_apply, q_apply, params, target, batch[:1], frl.random.key(0), action_low=lo,
+                        action_high=hi, **kw)
+    s2 = batch["next", "observation"][0]
+    sign = torch.sign(frl.random.normal(frl.random.key(0), (1, ACT), torch.float64))[0]
+    a2 = torch.where(sign > 0, hi, lo).double()
+    expected = min(q_one(target["qvalue"][j], s2, a2).item() for j in range(2))
+    assert terms["next_state_value"].item() == pytest.approx(expected, rel=1e-12)
+
+    def problem(seed):
+        return (*make_problem(seed, num_q=2, dtype=torch.float32), frl.random.key(seed))
+
+    three_ways(functools.partial(td3_loss, actor_apply, q_apply, gamma=0.9, action_low=lo, action_high=hi),
+               problem(26), problem(27))
+
+
 def test_td3_clear_errors():
     params, target, batch = make_problem(19, num_q=2)
     key = frl.random.key(0)
@@ -414,6 +433,8 @@ def test_td3_clear_errors():
         call(params, target, batch, key, gamma=0.9)
     with pytest.raises(ValueError, match="td3_loss: give action_spec or action_low / action_high, not both"):
         call(params, target, batch, key, action_spec=frl.envs.make("Pendulum-v1").action_spec, **TD3_KW)
+    with pytest.raises(ValueError, match="td3_loss: action_high must be at least action_low; got 1.0 and -1.0"):
+        call(params, target, batch, key, gamma=0.9, action_low=1.0, action_high=-1.0)
     with pytest.raises(KeyError, match=r"td3_loss: batch TensorDict has no key 'action'"):
         call(params, target, batch.exclude("action"), key, **TD3_KW)
     with pytest.raises(ValueError, match=r"td3_loss: \('next', 'terminated'\) has shape \[8, 2\], expected \[8, 1\]"):
