@@ -118,6 +118,11 @@ def ddpg_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target
         >>> terms, td_error = ddpg_loss(pi.apply, q.apply, params, params.clone(), batch, gamma=0.99)
         >>> sorted(k for k in terms.keys() if k.startswith("loss")), td_error.shape
         (['loss_actor', 'loss_value'], torch.Size([8]))
+
+    References:
+        Lillicrap et al. (2016), arXiv:1509.02971, algorithm 1; TorchRL's
+        ``torchrl/objectives/ddpg.py`` (``DDPGLoss.loss_actor`` through detached value params,
+        ``DDPGLoss.loss_value``).
     """
     fn = "frl.objectives.ddpg_loss"
     shape = _check_inputs(fn, params, target_params, batch, weight)

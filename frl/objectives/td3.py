@@ -176,6 +176,12 @@ def td3_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target_
         ...                            gamma=0.99, action_low=-2.0, action_high=2.0)
         >>> terms["loss_qvalue"].shape, td_error.shape
         (torch.Size([]), torch.Size([8]))
+
+    References:
+        Fujimoto, van Hoof and Meger (2018), arXiv:1802.09477, algorithm 1;
+        TorchRL's ``torchrl/objectives/td3.py``: ``TD3Loss.actor_loss`` evaluates every critic and
+        keeps ``loss_actor = -(state_action_value_actor[0])``; ``TD3Loss.value_loss`` sums the
+        critics' losses (``distance_loss(...).sum(0)``) and takes ``next_target_q1q2.min(0)``.
     """
     fn = "frl.objectives.td3_loss"
     shape = _check_inputs(fn, params, target_params, batch, weight)
@@ -206,9 +212,11 @@ def td3_bc_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, targ
     ``lambda`` stays the unweighted batch mean.
 
     Args:
+        actor_apply, q_apply, params, target_params, key, gamma, policy_noise, noise_clip,
+            action_low, action_high, action_spec, num_qvalue_nets, loss, weight: as in `td3_loss`.
+        batch: as in `td3_loss`; ``"action"`` [*B, D] is the dataset's action, the BC target.
         alpha: the paper's alpha (2.5): larger values trust the critic more, smaller ones stay
             closer to the data's actions.
-        The others: as `td3_loss`; ``batch["action"]`` [*B, D] is the dataset's action.
 
     Returns:
         ``(terms, td_error)``: as `td3_loss`, plus the detached diagnostics ``bc_loss`` (the mean
@@ -226,6 +234,10 @@ def td3_bc_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, targ
         ...                        gamma=0.99, action_low=-1.0, action_high=1.0)
         >>> bool(terms["lmbd"] > 0), terms["bc_loss"].shape
         (True, torch.Size([]))
+
+    References:
+        Fujimoto and Gu (2021), arXiv:2106.06860, section 5 (lambda = alpha / mean |Q|);
+        TorchRL's ``torchrl/objectives/td3_bc.py`` (``TD3BCLoss.actor_loss``).
     """
     fn = "frl.objectives.td3_bc_loss"
     shape = _check_inputs(fn, params, target_params, batch, weight)
