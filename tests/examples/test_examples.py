@@ -1,4 +1,4 @@
-"""Smoke runs of the PPO examples with a tiny budget, through their command lines, as a user runs them."""
+"""Smoke runs of the examples with a tiny budget, through their command lines, as a user runs them."""
 
 import json
 import os
@@ -59,5 +59,13 @@ def test_sac_pendulum_eager_two_seeds(tmp_path):
                     "--batch-size", "32", "--num-cells", "32", "--no-compile", "--num-seeds", "2")
     assert m["num_seeds"] == 2 and m["frames"] == 2 * 600
     # 600 steps of one env: three 200-step (truncated) episodes per seed, returns in Pendulum's range.
+    assert m["episodes_per_seed"] == [3, 3]
+    assert all(-2000 < r < 0 for r in m["per_seed_returns"])
+
+
+def test_td3_pendulum_eager_two_seeds(tmp_path):
+    m = run_example("td3_pendulum.py", tmp_path, "--total-frames", "600", "--learning-starts", "400",
+                    "--batch-size", "32", "--num-cells", "32", "--no-compile", "--num-seeds", "2")
+    assert m["num_seeds"] == 2 and m["frames"] == 2 * 600
     assert m["episodes_per_seed"] == [3, 3]
     assert all(-2000 < r < 0 for r in m["per_seed_returns"])
