@@ -19,14 +19,11 @@ import torch
 import tyro
 
 import frl
-from frl.train import RunReport, make_dqn_update, soft_update
-
-TRANSITION_KEYS = ("observation", "action", ("next", "observation"), ("next", "reward"), ("next", "done"),
-                   ("next", "terminated"))
+from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, make_dqn_update, soft_update
 
 
 @dataclass
-class Args:
+class Args(OffPolicyArgs):
     total_frames: int = 100_000
     """environment frames per seed"""
     num_envs: int = 8
@@ -39,8 +36,6 @@ class Args:
     """frames collected before the first gradient step"""
     lr: float = 1e-3
     """Adam learning rate"""
-    gamma: float = 0.99
-    """discount"""
     tau: float = 0.01
     """Polyak rate of the target network"""
     eps_start: float = 1.0
@@ -55,14 +50,6 @@ class Args:
     """importance-sampling exponent"""
     num_cells: int = 128
     """hidden units of the 2-layer Q-network"""
-    seed: int = 0
-    """seed of the first agent; agent i uses seed + i"""
-    num_seeds: int = 1
-    """independent agents trained at once (vmapped)"""
-    threads: int = 1
-    """torch CPU threads"""
-    compile: bool = True
-    """torch.compile the collect and train steps (fullgraph)"""
     cpp_wrapper: bool = False
     """inductor's C++ wrapper: ~10% less time per step, ~15% more compile time (pays off past ~1M frames)"""
     out: str = "runs/dqn_cartpole"
@@ -132,18 +119,8 @@ def build(args: Args) -> Agent:
         # steps see one memory layout from the first call on and never recompile.
         return (*frl.tree.dense((params, target, opt_state, env_td, buf)), run_keys)
 
-    # Before each call, dynamo re-checks every module global the traced code read: hundreds in
-    # frl, tensordict and torch.func, many of them Python-level checks (e.g. that the `torch` each
-    # module imported is still the same object). Nothing rebinds them during a run, so they are not
-    # guarded: a quarter of `collect`'s time, a tenth of an iteration (bench/dqn_train.py). Tensors,
-    # closures and the arguments' structure stay guarded.
-    options = {}
-    if hasattr(torch.compiler, "skip_guard_on_globals_unsafe"):
-        options["guard_filter_fn"] = torch.compiler.skip_guard_on_globals_unsafe
-    if args.cpp_wrapper:
-        options["cpp_wrapper"] = True
-    # (A copy of the options each time: torch.compile pops the guard filter out of the dict it is given.)
-    jit = (lambda f: torch.compile(f, fullgraph=True, options=dict(options))) if args.compile else (lambda f: f)
+    # torch.compile(fullgraph=True), unguarded on module globals (see OffPolicyArgs.jit).
+    jit = args.jit(cpp_wrapper=True) if args.cpp_wrapper else args.jit()
     return Agent(env, qnet, optimizer, buffer, update, collect, train, jit(collect_seeds), jit(add_seeds),
                  jit(train_seeds), init_seeds)
 

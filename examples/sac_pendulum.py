@@ -23,42 +23,21 @@ from tensordict import TensorDict
 
 import frl
 from frl.objectives import sac_loss
-from frl.train import RunReport, soft_update
-
-TRANSITION_KEYS = ("observation", "action", ("next", "observation"), ("next", "reward"), ("next", "done"),
-                   ("next", "terminated"))
+from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, soft_update
 
 
 @dataclass
-class Args:
+class Args(OffPolicyArgs):
     total_frames: int = 20_000
     """environment frames per seed"""
     num_envs: int = 1
     """parallel environments per seed (frames per collect step; one gradient step per collect step)"""
-    buffer_size: int = 100_000
-    """replay capacity per seed"""
-    batch_size: int = 256
-    """transitions per gradient step"""
     learning_starts: int = 1_000
     """frames of uniform random actions before the first gradient step"""
     lr: float = 1e-3
     """Adam learning rate of the actor, the Q-networks and the temperature"""
-    gamma: float = 0.99
-    """discount"""
-    tau: float = 0.005
-    """Polyak rate of the target Q-networks"""
     alpha_init: float = 1.0
     """initial temperature (learned, towards the target entropy -1 of the 1-D action)"""
-    num_cells: int = 256
-    """hidden units of the 2-layer actor and Q-networks"""
-    seed: int = 0
-    """seed of the first agent; agent i uses seed + i"""
-    num_seeds: int = 1
-    """independent agents trained at once (vmapped)"""
-    threads: int = 1
-    """torch CPU threads"""
-    compile: bool = True
-    """torch.compile the collect and train steps (fullgraph)"""
     out: str = "runs/sac_pendulum"
     """folder for metrics.json and learning_curve.png"""
 
@@ -138,10 +117,7 @@ def build(args: Args) -> Agent:
         # Dense leaves from the first call on, so the compiled steps never recompile on a stride.
         return (*frl.tree.dense((params, target, opt_state, env_td, buf)), run_keys)
 
-    options = {}
-    if hasattr(torch.compiler, "skip_guard_on_globals_unsafe"):
-        options["guard_filter_fn"] = torch.compiler.skip_guard_on_globals_unsafe
-    jit = (lambda f: torch.compile(f, fullgraph=True, options=dict(options))) if args.compile else (lambda f: f)
+    jit = args.jit()  # torch.compile(fullgraph=True), unguarded on module globals (see OffPolicyArgs.jit)
     return Agent(env, actor, qnet, optimizer, buffer, collect, train, jit(collect_seeds), jit(add_seeds),
                  jit(train_seeds), init_seeds)
 

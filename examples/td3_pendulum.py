@@ -20,33 +20,22 @@ import tyro
 from tensordict import TensorDict
 
 import frl
-from frl.objectives.td3 import td3_loss
-from frl.train import RunReport, soft_update
-
-TRANSITION_KEYS = ("observation", "action", ("next", "observation"), ("next", "reward"), ("next", "done"),
-                   ("next", "terminated"))
+from frl.objectives import td3_loss
+from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, soft_update
 
 
 @dataclass
-class Args:
+class Args(OffPolicyArgs):
     total_frames: int = 20_000
     """environment frames per seed"""
     num_envs: int = 1
     """parallel environments per seed (frames per collect step)"""
     updates_per_step: int = 1
     """gradient steps per collect step"""
-    buffer_size: int = 100_000
-    """replay capacity per seed"""
-    batch_size: int = 256
-    """transitions per gradient step"""
     learning_starts: int = 1_000
     """frames of uniformly random actions before the first gradient step"""
     lr: float = 1e-3
     """Adam learning rate of the actor and the critics"""
-    gamma: float = 0.99
-    """discount"""
-    tau: float = 0.005
-    """Polyak rate of the target networks"""
     exploration_noise: float = 0.1
     """std of the Gaussian exploration noise, as a fraction of the action bound"""
     policy_noise: float = 0.2
@@ -57,14 +46,6 @@ class Args:
     """the actor and the targets are stepped every policy_delay gradient steps"""
     num_cells: int = 256
     """hidden units of the 2-layer actor and critics"""
-    seed: int = 0
-    """seed of the first agent; agent i uses seed + i"""
-    num_seeds: int = 1
-    """independent agents trained at once (vmapped)"""
-    threads: int = 1
-    """torch CPU threads"""
-    compile: bool = True
-    """torch.compile the collect and train steps (fullgraph)"""
     out: str = "runs/td3_pendulum"
     """folder for metrics.json and learning_curve.png"""
 
@@ -155,10 +136,7 @@ def build(args: Args) -> Agent:
         params, target, opt_state, env_td, buf, run_keys = torch.vmap(init)(keys)
         return (*frl.tree.dense((params, target, opt_state, env_td, buf)), run_keys)
 
-    options = {}
-    if hasattr(torch.compiler, "skip_guard_on_globals_unsafe"):
-        options["guard_filter_fn"] = torch.compiler.skip_guard_on_globals_unsafe
-    jit = (lambda f: torch.compile(f, fullgraph=True, options=dict(options))) if args.compile else (lambda f: f)
+    jit = args.jit()  # torch.compile(fullgraph=True), unguarded on module globals (see OffPolicyArgs.jit)
     return Agent(env, actor, critic, jit(collect_seeds), jit(add_seeds), jit(train_seeds), init_seeds)
 
 

@@ -2,6 +2,7 @@
 
 from frl.train.dqn import make_dqn_update
 from frl.train.grads import all_reduce_gradients
+from frl.train.offpolicy_args import TRANSITION_KEYS, OffPolicyArgs
 from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantages, make_collect_step
 from frl.train.ppo import make_ppo_update
 from frl.train.ppo_args import PPOArgs, run_ppo
@@ -21,4 +22,6 @@ __all__ = [
     "RunReport",
     "PPOArgs",
     "run_ppo",
+    "OffPolicyArgs",
+    "TRANSITION_KEYS",
 ]
