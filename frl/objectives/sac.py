@@ -91,6 +91,17 @@ def _reward_and_bootstrap(fn: str, batch: TensorDictBase) -> tuple[torch.Tensor,
     return reward, (~terminated.squeeze(-1)).to(reward.dtype)
 
 
+def _checked_inputs(fn: str, params: TensorDictBase, target_q_params: TensorDictBase, batch: TensorDictBase,
+                    alpha, num_qvalue_nets: int):
+    """The checks both losses make first; ``(reward, 1 - terminated)`` [*B] and ``(alpha, log_alpha)``."""
+    check_keys(fn, batch, SAC_BATCH_KEYS, what="batch")
+    check_keys(fn, params, ("actor", "qvalue"), what="params")
+    _check_ensemble(fn, "params['qvalue']", params.get("qvalue"), num_qvalue_nets)
+    _check_ensemble(fn, "target_q_params", target_q_params, num_qvalue_nets)
+    reward, bootstrap = _reward_and_bootstrap(fn, batch)
+    return reward, bootstrap, *_temperature(fn, params, alpha, reward)
+
+
 def _joint_log_prob(fn: str, what: str, log_prob: torch.Tensor, batch_shape: tuple) -> torch.Tensor:
     # Elementwise log-densities (frl.nn.Normal) are summed over the action dimensions, as TorchRL does.
     while log_prob.dim() > len(batch_shape):
@@ -204,13 +215,9 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
         Haarnoja et al. (2018), arXiv:1801.01290 and arXiv:1812.05905; TorchRL's ``SACLoss``.
     """
     fn = "frl.objectives.sac_loss"
-    check_keys(fn, batch, SAC_BATCH_KEYS, what="batch")
-    check_keys(fn, params, ("actor", "qvalue"), what="params")
-    _check_ensemble(fn, "params['qvalue']", params.get("qvalue"), num_qvalue_nets)
-    _check_ensemble(fn, "target_q_params", target_q_params, num_qvalue_nets)
-    reward, bootstrap = _reward_and_bootstrap(fn, batch)
+    reward, bootstrap, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
+                                                            num_qvalue_nets)
     batch_shape = tuple(reward.shape)
-    alpha_t, log_alpha = _temperature(fn, params, alpha, reward)
     action = batch.get("action")
     k_pi, k_next = frandom.split(key)
     q_shape = (num_qvalue_nets, *batch_shape, 1)
@@ -324,13 +331,9 @@ def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], obj
         Christodoulou (2019), arXiv:1910.07207; TorchRL's ``DiscreteSACLoss``.
     """
     fn = "frl.objectives.discrete_sac_loss"
-    check_keys(fn, batch, SAC_BATCH_KEYS, what="batch")
-    check_keys(fn, params, ("actor", "qvalue"), what="params")
-    _check_ensemble(fn, "params['qvalue']", params.get("qvalue"), num_qvalue_nets)
-    _check_ensemble(fn, "target_q_params", target_q_params, num_qvalue_nets)
-    reward, bootstrap = _reward_and_bootstrap(fn, batch)
+    reward, bootstrap, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
+                                                            num_qvalue_nets)
     batch_shape = tuple(reward.shape)
-    alpha_t, log_alpha = _temperature(fn, params, alpha, reward)
 
     dist = actor_dist(params.get("actor"), batch)
     logits = dist.logits
