@@ -157,12 +157,15 @@ def torchrl_rows(iters: int) -> dict:
 # --- frl --------------------------------------------------------------------------------------
 
 def frl_update(algo: str):
-    """``(update, state)``: frl's pure update ``(params, target, opt_state, batch, key) -> (...)`` and its start."""
+    """``(update, state)``: frl's pure update ``(params, target, opt_state, batch, key) -> (...)`` and its start.
+
+    The update is `frl.train.make_sac_update` / `make_td3_update` (the actor stepped every call)
+    followed by the Polyak update of the targets, as in the examples.
+    """
     from tensordict import TensorDict
 
     import frl
-    from frl.objectives import sac_loss, td3_loss
-    from frl.train import soft_update
+    from frl.train import make_sac_update, make_td3_update, soft_update
 
     optimizer = frl.optim.adam(LR)
     qnet = frl.nn.q_value_operator(frl.nn.mlp(OBS + ACT, 1, num_cells=CELLS, activation="relu"))
@@ -173,37 +176,27 @@ def frl_update(algo: str):
         actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=CELLS, activation="relu"),
                                            action_low=LOW, action_high=HIGH)
         params = TensorDict(actor=actor.init(k_actor), qvalue=qvalue, log_alpha=torch.tensor(ALPHA_INIT).log())
-        target = qvalue.clone()
+        target, opt_state = qvalue.clone(), optimizer.init(params)
+        sac = make_sac_update(actor.get_dist, qnet.apply, optimizer, gamma=GAMMA)
 
-        def objective(params, target, batch, key):
-            terms, _ = sac_loss(actor.get_dist, qnet.apply, params, target, batch, key, gamma=GAMMA)
-            return terms["loss_actor"] + terms["loss_qvalue"] + terms["loss_alpha"], terms
-
-        def polyak(target, params):
-            return soft_update(target, params["qvalue"], TAU)
+        def update(params, target, opt_state, batch, key):
+            params, opt_state, metrics, _ = sac(params, target, opt_state, batch, key)
+            return params, soft_update(target, params["qvalue"], TAU), opt_state, metrics
     else:
         actor = frl.nn.deterministic_actor(frl.nn.mlp(OBS, ACT, CELLS, activation="relu"),
                                            action_low=LOW, action_high=HIGH)
         params = TensorDict(actor=actor.init(k_actor), qvalue=qvalue)
         target = params.clone()  # TD3 keeps a target actor as well as target critics
+        opt_state = {"actor": optimizer.init(params["actor"]), "qvalue": optimizer.init(params["qvalue"])}
+        td3 = make_td3_update(actor.apply, qnet.apply, optimizer, gamma=GAMMA, policy_noise=POLICY_NOISE,
+                              noise_clip=NOISE_CLIP, action_low=LOW, action_high=HIGH)
 
-        def objective(params, target, batch, key):
-            terms, _ = td3_loss(actor.apply, qnet.apply, params, target, batch, key, gamma=GAMMA,
-                                policy_noise=POLICY_NOISE, noise_clip=NOISE_CLIP, action_low=LOW, action_high=HIGH)
-            return terms["loss_actor"] + terms["loss_qvalue"], terms
-
-        def polyak(target, params):
-            return soft_update(target, params, TAU)
-
-    def update(params, target, opt_state, batch, key):
-        # The loss terms reach disjoint parameters: one gradient of their sum, one Adam step of all.
-        grads, terms = torch.func.grad(objective, has_aux=True)(params, target, batch, key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = frl.optim.apply_updates(params, updates)
-        return params, polyak(target, params), opt_state, terms.detach()
+        def update(params, target, opt_state, batch, key):
+            params, opt_state, metrics, _ = td3(params, target, opt_state, batch, key)  # actor every call
+            return params, soft_update(target, params, TAU), opt_state, metrics
 
     # Dense leaves (vmap's init may give other strides): the compiled update then never recompiles.
-    return update, frl.tree.dense({"params": params, "target": target, "opt": optimizer.init(params)})
+    return update, frl.tree.dense({"params": params, "target": target, "opt": opt_state})
 
 
 def frl_rows(iters: int, smoke: bool = False) -> dict:

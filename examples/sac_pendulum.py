@@ -5,9 +5,9 @@
 
 Two compiled pure functions, each vmapped over seeds: `collect` (one step of every env with the
 tanh-Gaussian policy, uniform random actions before `learning_starts`, with auto-reset) and `train`
-(sample a uniform minibatch, one gradient step of `frl.objectives.sac_loss` on the actor, the twin
-Q-ensemble and the temperature at once, Polyak update of the target ensemble). The buffers'
-storage is updated in place. Pendulum never terminates; its 200-step episodes are truncated, and
+(sample a uniform minibatch, one `frl.train.make_sac_update` step of `frl.objectives.sac_loss` on
+the actor, the twin Q-ensemble and the temperature at once, Polyak update of the target ensemble).
+The buffers' storage is updated in place. Pendulum never terminates; its 200-step episodes are truncated, and
 truncated transitions bootstrap.
 """
 
@@ -22,8 +22,7 @@ import tyro
 from tensordict import TensorDict
 
 import frl
-from frl.objectives import sac_loss
-from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, soft_update
+from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, make_sac_update, soft_update
 
 
 @dataclass
@@ -68,11 +67,8 @@ def build(args: Args) -> Agent:
     qnet = frl.nn.q_value_operator(frl.nn.mlp(obs_dim + act_dim, 1, num_cells=cells, activation="relu"))
     # One Adam over actor, Q-ensemble and log-temperature: each loss term moves only its own part.
     optimizer = frl.optim.adam(args.lr)
+    update = make_sac_update(actor.get_dist, qnet.apply, optimizer, gamma=args.gamma)
     buffer = frl.buffers.uniform(args.buffer_size)
-
-    def objective(params, target, batch, key):
-        terms, _ = sac_loss(actor.get_dist, qnet.apply, params, target, batch, key, gamma=args.gamma)
-        return terms["loss_actor"] + terms["loss_qvalue"] + terms["loss_alpha"], terms
 
     def init(key):
         k_actor, k_q, k_env, k_run = frl.random.split(key, 4)
@@ -98,10 +94,8 @@ def build(args: Args) -> Agent:
     def train(params, target, opt_state, buf, key, step):
         k_sample, k_loss = frl.random.split(frl.random.fold_in(key, 2 * step + 1))
         batch, _ = buffer.sample(buf, k_sample, args.batch_size)
-        grads, terms = torch.func.grad(objective, has_aux=True)(params, target, batch, k_loss)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = frl.optim.apply_updates(params, updates)
-        return params, soft_update(target, params["qvalue"], args.tau), opt_state, terms.detach()
+        params, opt_state, metrics, _ = update(params, target, opt_state, batch, k_loss)
+        return params, soft_update(target, params["qvalue"], args.tau), opt_state, metrics
 
     def collect_seeds(params, env_td, keys, step):
         return torch.vmap(collect, in_dims=(0, 0, 0, None))(params, env_td, keys, step)

@@ -5,8 +5,8 @@
 
 Two compiled pure functions, each vmapped over seeds: `collect` (a Gaussian-noise step of every env,
 random actions before learning starts, with auto-reset) and `train` (uniform replay sample, one
-`frl.objectives.td3_loss` gradient for actor and critics, the critics stepped every call, the actor
-and the Polyak targets every `policy_delay` calls). The buffers' storage is updated in place.
+`frl.train.make_td3_update` step of `frl.objectives.td3_loss`, the critics stepped every call, the
+actor and the Polyak targets every `policy_delay` calls). The buffers' storage is updated in place.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import tyro
 from tensordict import TensorDict
 
 import frl
-from frl.objectives import td3_loss
-from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, soft_update
+from frl.train import TRANSITION_KEYS, OffPolicyArgs, RunReport, make_td3_update, soft_update
 
 
 @dataclass
@@ -76,6 +75,9 @@ def build(args: Args) -> Agent:
                                        action_low=spec.low, action_high=spec.high)
     critic = frl.nn.q_value_operator(frl.nn.mlp(obs_dim + act_dim, 1, cells, activation="relu"))
     optimizer = frl.optim.adam(args.lr)
+    td3_update = make_td3_update(actor.apply, critic.apply, optimizer, gamma=args.gamma,
+                                 policy_noise=args.policy_noise * scale, noise_clip=args.noise_clip * scale,
+                                 action_spec=spec)
     buffer = frl.buffers.uniform(args.buffer_size)
 
     def init(key):
@@ -100,27 +102,15 @@ def build(args: Args) -> Agent:
         env_next.set("episode_return", torch.where(td["next", "done"], 0.0, episode_return))
         return td.select(*TRANSITION_KEYS), env_next, episode_return
 
-    def objective(params, target, batch, key):
-        terms, _ = td3_loss(actor.apply, critic.apply, params, target, batch, key, gamma=args.gamma,
-                            policy_noise=args.policy_noise * scale, noise_clip=args.noise_clip * scale,
-                            action_spec=spec)
-        # The two losses touch disjoint params: one gradient of the sum gives each its own.
-        return terms["loss_actor"] + terms["loss_qvalue"], terms
-
     def train(params, target, opt_state, buf, key, update):
         k_sample, k_noise = frl.random.split(frl.random.fold_in(frl.random.fold_in(key, 1), update))
         batch, _ = buffer.sample(buf, k_sample, args.batch_size)
-        grads, terms = torch.func.grad(objective, has_aux=True)(params, target, batch, k_noise)
-        q_updates, q_state = optimizer.update(grads["qvalue"], opt_state["qvalue"], params["qvalue"])
-        a_updates, a_state = optimizer.update(grads["actor"], opt_state["actor"], params["actor"])
         # Delayed policy update: the critics move every step, the actor and the targets every
-        # policy_delay steps (the actor's optimizer state too, so Adam sees only the real steps).
+        # policy_delay steps (a tensor flag: one compiled step for both kinds of call).
         delayed = (update % args.policy_delay) == 0
-        new = TensorDict(actor=_where(delayed, frl.optim.apply_updates(params["actor"], a_updates), params["actor"]),
-                         qvalue=frl.optim.apply_updates(params["qvalue"], q_updates))
-        opt_state = {"actor": _where(delayed, a_state, opt_state["actor"]), "qvalue": q_state}
-        target = _where(delayed, soft_update(target, new, args.tau), target)
-        return new, target, opt_state, buf, terms.detach()
+        params, opt_state, metrics, _ = td3_update(params, target, opt_state, batch, k_noise, delayed)
+        target = _where(delayed, soft_update(target, params, args.tau), target)
+        return params, target, opt_state, buf, metrics
 
     def collect_seeds(params, env_td, keys, step, explore):
         return torch.vmap(collect, in_dims=(0, 0, 0, None, None))(params, env_td, keys, step, explore)

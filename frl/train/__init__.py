@@ -7,11 +7,15 @@ from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantage
 from frl.train.ppo import make_ppo_update
 from frl.train.ppo_args import PPOArgs, run_ppo
 from frl.train.report import RunReport
+from frl.train.sac import make_sac_update
 from frl.train.target import soft_update
+from frl.train.td3 import make_td3_update
 
 __all__ = [
     "make_ppo_update",
     "make_dqn_update",
+    "make_sac_update",
+    "make_td3_update",
     "soft_update",
     "all_reduce_gradients",
     "PPOConfig",
