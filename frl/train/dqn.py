@@ -8,7 +8,7 @@ import torch
 from tensordict import TensorDictBase
 
 from frl.objectives.dqn import dqn_loss
-from frl.optim import apply_updates, global_norm
+from frl.train._step import optimizer_step
 
 __all__ = ["make_dqn_update"]
 
@@ -30,11 +30,9 @@ def make_dqn_update(q_apply: Callable, optimizer, *, gamma: float, double_dqn: b
 
     def update(params, target_params, opt_state, batch, weight: torch.Tensor | None = None):
         grads, (terms, td_error) = torch.func.grad(objective, has_aux=True)(params, target_params, batch, weight)
-        if grad_transform is not None:
-            grads = grad_transform(grads)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params, opt_state, grad_norm = optimizer_step(optimizer, grads, opt_state, params, grad_transform)
         metrics = terms.detach()
-        metrics["grad_norm"] = global_norm(grads)
-        return apply_updates(params, updates), opt_state, metrics, td_error
+        metrics["grad_norm"] = grad_norm
+        return params, opt_state, metrics, td_error
 
     return update

@@ -8,7 +8,7 @@ import torch
 from tensordict import TensorDictBase
 
 from frl.objectives.ppo import clip_ppo_loss
-from frl.optim import apply_updates, global_norm
+from frl.train._step import optimizer_step
 
 __all__ = ["make_ppo_update"]
 
@@ -42,13 +42,10 @@ def make_ppo_update(actor_dist: Callable, critic: Callable, optimizer, *,
 
     def update(params: TensorDictBase, opt_state, batch: TensorDictBase, key: torch.Tensor | None = None):
         grads, terms = torch.func.grad(total_loss, has_aux=True)(params, batch, key)
-        if grad_transform is not None:
-            grads = grad_transform(grads)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = apply_updates(params, updates)
+        params, opt_state, grad_norm = optimizer_step(optimizer, grads, opt_state, params, grad_transform)
         metrics = terms.detach()
         metrics["loss"] = terms["loss_objective"] + terms["loss_critic"] + terms["loss_entropy"]
-        metrics["grad_norm"] = global_norm(grads)
+        metrics["grad_norm"] = grad_norm
         return params, opt_state, metrics
 
     return update

@@ -8,7 +8,7 @@ import torch
 from tensordict import TensorDictBase
 
 from frl.objectives.sac import sac_loss
-from frl.optim import apply_updates, global_norm
+from frl.train._step import optimizer_step
 
 __all__ = ["make_sac_update"]
 
@@ -50,11 +50,9 @@ def make_sac_update(actor_dist: Callable, q_apply: Callable, optimizer, *, gamma
     def update(params, target_q_params, opt_state, batch, key, weight: torch.Tensor | None = None):
         grads, (terms, td_error) = torch.func.grad(objective, has_aux=True)(params, target_q_params, batch, key,
                                                                             weight)
-        if grad_transform is not None:
-            grads = grad_transform(grads)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params, opt_state, grad_norm = optimizer_step(optimizer, grads, opt_state, params, grad_transform)
         metrics = terms.detach()
-        metrics["grad_norm"] = global_norm(grads)
-        return apply_updates(params, updates), opt_state, metrics, td_error
+        metrics["grad_norm"] = grad_norm
+        return params, opt_state, metrics, td_error
 
     return update
