@@ -61,10 +61,6 @@ class Agent(NamedTuple):
     init_seeds: Callable  # keys [S, 2] -> (params, target, opt_state, env_td, buf, run_keys), dense
 
 
-def _where(flag: torch.Tensor, new, old):
-    return frl.tree.tree_map(lambda n, o: torch.where(flag, n, o), new, old)
-
-
 def build(args: Args) -> Agent:
     env = frl.envs.make("Pendulum-v1")
     spec = env.action_spec
@@ -109,7 +105,7 @@ def build(args: Args) -> Agent:
         # policy_delay steps (a tensor flag: one compiled step for both kinds of call).
         delayed = (update % args.policy_delay) == 0
         params, opt_state, metrics, _ = td3_update(params, target, opt_state, batch, k_noise, delayed)
-        target = _where(delayed, soft_update(target, params, args.tau), target)
+        target = frl.tree.where(delayed, soft_update(target, params, args.tau), target)
         return params, target, opt_state, buf, metrics
 
     def collect_seeds(params, env_td, keys, step, explore):

@@ -17,7 +17,7 @@ import torch
 import torch.utils._pytree as pytree
 from tensordict import TensorDictBase
 
-__all__ = ["tree_map", "tree_leaves", "stack", "unstack", "index", "dense", "tree_allclose"]
+__all__ = ["tree_map", "tree_leaves", "where", "stack", "unstack", "index", "dense", "tree_allclose"]
 
 
 def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
@@ -27,6 +27,16 @@ def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
 
 def tree_leaves(tree: Any) -> list:
     return pytree.tree_leaves(tree)
+
+
+def where(condition: torch.Tensor | bool, new: Any, old: Any) -> Any:
+    """Per leaf ``torch.where(condition, new, old)`` of two pytrees of the same structure.
+
+    With a scalar bool tensor this picks a whole pytree without a Python branch, so one compiled
+    step serves both outcomes (e.g. TD3's delayed actor and target updates, taken every other step).
+    """
+    condition = torch.as_tensor(condition, dtype=torch.bool)
+    return pytree.tree_map(lambda n, o: torch.where(condition, n, o), new, old)
 
 
 def _is_td(x) -> bool:

@@ -54,3 +54,21 @@ def test_dense_makes_broadcast_leaves_contiguous():
     assert ens.count.stride() == (0,)
     out = frl.tree.dense(ens)
     assert out.count.stride() == (1,) and frl.tree.tree_allclose(out, ens, rtol=0, atol=0)
+
+
+def test_where_picks_whole_trees_three_ways(three_ways):
+    new = TensorDict(a=torch.arange(4.0), b={"c": torch.ones(2, 3)})
+    old = TensorDict(a=-torch.arange(4.0), b={"c": torch.zeros(2, 3)})
+    tree = frl.tree
+    assert tree.tree_allclose(tree.where(torch.tensor(True), new, old), new)
+    assert tree.tree_allclose(tree.where(False, new, old), old)
+    # Per leaf torch.where, with the condition broadcast: a mask over the leading dim also works.
+    mask = torch.tensor([True, False])
+    got = tree.where(mask[:, None], {"x": torch.ones(2, 3)}, {"x": torch.zeros(2, 3)})
+    assert got["x"].tolist() == [[1.0] * 3, [0.0] * 3]
+
+    def pick(flag, n, o):
+        return tree.where(flag, n, o)
+
+    args = (torch.tensor(True), new, old)
+    three_ways(pick, args, (torch.tensor(False), new, old))

@@ -235,10 +235,7 @@ class GymEnv(_host.HostEnv):
                 fail(fn, f"wrappers must be callables env -> env (e.g. gymnasium wrapper classes), got {w!r}",
                      TypeError)
         # functools.partial pickles, which the async workers need.
-        if self.from_pixels:
-            make = functools.partial(_make_env, id, make_kwargs, wrappers, self.pixels_only)
-        else:
-            make = functools.partial(_make_env, id, make_kwargs, wrappers)
+        make = functools.partial(_make_env, id, make_kwargs, wrappers, self.pixels_only if self.from_pixels else None)
         self.device = torch.device(device)
         self._out_device = None if self.device.type == "cpu" else self.device
         self._resets = 0

@@ -9,7 +9,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl.objectives.td3 import td3_loss
 from frl.optim import apply_updates, global_norm
-from frl.tree import tree_map
+from frl.tree import where
 
 __all__ = ["make_td3_update"]
 
@@ -45,8 +45,7 @@ def make_td3_update(actor_apply: Callable, q_apply: Callable, optimizer, *, gamm
         ...                                    action_spec=env.action_spec)
         >>> delayed = step % 2 == 0   # a tensor
         >>> params, opt_state, metrics, td_error = update(params, target, opt_state, batch, key, delayed)
-        >>> target = frl.tree.tree_map(lambda n, o: torch.where(delayed, n, o),
-        ...                            frl.train.soft_update(target, params, 0.005), target)
+        >>> target = frl.tree.where(delayed, frl.train.soft_update(target, params, 0.005), target)
     """
 
     def objective(params, target_params, batch, key, weight):
@@ -64,15 +63,11 @@ def make_td3_update(actor_apply: Callable, q_apply: Callable, optimizer, *, gamm
             grads = grad_transform(grads)
         q_updates, q_state = optimizer.update(grads["qvalue"], opt_state["qvalue"], params["qvalue"])
         a_updates, a_state = optimizer.update(grads["actor"], opt_state["actor"], params["actor"])
-        step = torch.as_tensor(update_actor, dtype=torch.bool)
-
-        def where(new, old):
-            return tree_map(lambda n, o: torch.where(step, n, o), new, old)
-
-        new_params = TensorDict(actor=where(apply_updates(params["actor"], a_updates), params["actor"]),
-                                qvalue=apply_updates(params["qvalue"], q_updates))
+        actor = where(update_actor, apply_updates(params["actor"], a_updates), params["actor"])
+        new_params = TensorDict(actor=actor, qvalue=apply_updates(params["qvalue"], q_updates))
+        new_state = {"actor": where(update_actor, a_state, opt_state["actor"]), "qvalue": q_state}
         metrics = terms.detach()
         metrics["grad_norm"] = global_norm(grads)
-        return new_params, {"actor": where(a_state, opt_state["actor"]), "qvalue": q_state}, metrics, td_error
+        return new_params, new_state, metrics, td_error
 
     return update
