@@ -1,4 +1,5 @@
-"""One PPO update (loss, gradients, Adam step): frl against TorchRL's ClipPPOLoss, in one run.
+"""One PPO update (loss, gradients, Adam step): frl against TorchRL's ClipPPOLoss and against a plain
+torch.func update with no library (the floor REFERENCE.md quotes), in one run.
 
 The network is TorchRL's README PPO network: actor and critic MLPs with 3 hidden layers of 128 and
 tanh, observation dim 3, action dim 1 (Pendulum), a TanhNormal policy, a batch of 256 transitions,
@@ -107,6 +108,73 @@ def frl_rows(iters: int) -> dict:
     return result
 
 
+def plain_rows(iters: int) -> dict:
+    """The floor REFERENCE.md quotes: a plain torch.func PPO update with no library, eager and compiled.
+
+    The same networks, batch and optimizer, written directly: ``torch.func.functional_call`` on
+    ``torch.nn.Sequential`` MLPs, the TanhNormal log-density of the stored action, the clipped
+    surrogate, the smooth-L1 critic loss, and Adam as six tensor expressions per leaf. Its entropy
+    bonus is the pre-tanh Gaussian's closed form (cheaper than frl's 24-point quadrature of the
+    TanhNormal's entropy), so it does slightly less work than frl's update.
+    """
+    import math
+
+    from torch.func import functional_call, grad_and_value
+    from torch.utils import _pytree as pytree
+
+    torch.manual_seed(0)
+    torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
+
+    def mlp(out):
+        layers, width = [], OBS
+        for _ in range(DEPTH):
+            layers += [torch.nn.Linear(width, CELLS), torch.nn.Tanh()]
+            width = CELLS
+        return torch.nn.Sequential(*layers, torch.nn.Linear(width, out))
+
+    actor, critic = mlp(2 * ACT), mlp(1)
+    params = {"actor": {k: v.detach() for k, v in actor.named_parameters()},
+              "critic": {k: v.detach() for k, v in critic.named_parameters()}}
+    b = random_batch(torch.Generator().manual_seed(0))
+
+    def loss(p, b):
+        loc, raw_scale = functional_call(actor, p["actor"], (b["observation"],)).chunk(2, -1)
+        scale = torch.nn.functional.softplus(raw_scale) + 1e-4
+        a = (b["action"] / 2.0).clamp(-0.999999, 0.999999)  # the tanh squashing onto [-2, 2]
+        u = torch.atanh(a)
+        log_prob = (-0.5 * ((u - loc) / scale) ** 2 - scale.log() - 0.5 * math.log(2 * math.pi)
+                    - torch.log(2.0 * (1 - a ** 2) + 1e-6)).sum(-1)
+        ratio = (log_prob - b["action_log_prob"]).exp()
+        adv = b["advantage"].squeeze(-1)
+        surrogate = -torch.minimum(ratio * adv, ratio.clamp(0.8, 1.2) * adv).mean()
+        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + scale.log()).sum(-1).mean()
+        value = functional_call(critic, p["critic"], (b["observation"],))
+        return surrogate + torch.nn.functional.smooth_l1_loss(value, b["value_target"]) - 0.01 * entropy
+
+    def update(p, m, v, t, b):
+        g, _ = grad_and_value(loss)(p, b)
+        t = t + 1
+        p_l, g_l, m_l, v_l = (pytree.tree_leaves(x) for x in (p, g, m, v))
+        m = [0.9 * mi + 0.1 * gi for mi, gi in zip(m_l, g_l)]
+        v = [0.999 * vi + 0.001 * gi * gi for vi, gi in zip(v_l, g_l)]
+        new = [pi - LR * (mi / (1 - 0.9 ** t)) / ((vi / (1 - 0.999 ** t)).sqrt() + 1e-8)
+               for pi, mi, vi in zip(p_l, m, v)]
+        spec = pytree.tree_structure(p)
+        return (*(pytree.tree_unflatten(x, spec) for x in (new, m, v)), t)
+
+    state = [params, pytree.tree_map(torch.zeros_like, params), pytree.tree_map(torch.zeros_like, params),
+             torch.zeros(())]
+
+    def step(fn):
+        state[:] = fn(*state, b)
+
+    result = {"eager_ms": time_call(lambda: step(update), iters=iters) * 1e3}
+    compiled = torch.compile(update, fullgraph=True)
+    result["compile_s"] = time_first_call(lambda: step(compiled))
+    result["compiled_ms"] = time_call(lambda: step(compiled), iters=iters) * 1e3
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--torchrl", action="store_true", help="(internal) run the TorchRL rows only")
@@ -118,12 +186,17 @@ def main() -> None:
     print(machine_line())
     print(f"PPO update: actor and critic MLPs {DEPTH}x{CELLS} tanh, obs {OBS}, action {ACT}, batch {BATCH}, Adam")
     ours = frl_rows(args.iters)
+    plain = plain_rows(args.iters)
     theirs = run_comparator(__file__, ["--iters", str(args.iters)])
-    rows = [["frl", ours["torch"], ours["eager_ms"], ours["compiled_ms"], ours["compile_s"]]]
+    rows = [["frl", ours["torch"], ours["eager_ms"], ours["compiled_ms"], ours["compile_s"]],
+            ["plain torch.func (no library)", ours["torch"], plain["eager_ms"], plain["compiled_ms"],
+             plain["compile_s"]]]
     if theirs:
         rows.append(["TorchRL ClipPPOLoss", theirs["torch"], theirs["eager_ms"], theirs["compiled_ms"],
                      theirs["compile_s"]])
     print_table(["", "torch", "eager ms", "compiled ms", "compile s"], rows)
+    print(f"compiled update: frl takes {ours['compiled_ms'] / plain['compiled_ms']:.2f}x the plain torch.func "
+          "update's time (the floor without a library)")
     if theirs:
         print(f"compiled update: frl is {theirs['compiled_ms'] / ours['compiled_ms']:.2f}x faster; "
               f"eager: {theirs['eager_ms'] / ours['eager_ms']:.2f}x; "
