@@ -1,6 +1,7 @@
 """Loss functions, one module per algorithm family. Each is a pure function of params and a batch."""
 
 from frl.objectives.ddpg import DDPG_BATCH_KEYS, ddpg_loss
+from frl.objectives.keys import TRANSITION_KEYS
 from frl.objectives.dqn import DQN_BATCH_KEYS, dqn_loss
 from frl.objectives.ppo import PPO_BATCH_KEYS, clip_ppo_loss, clipped_surrogate
 from frl.objectives.sac import SAC_BATCH_KEYS, discrete_sac_loss, sac_loss
@@ -9,4 +10,4 @@ from frl.objectives.value import value_loss
 
 __all__ = ["dqn_loss", "DQN_BATCH_KEYS", "clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS", "value_loss",
            "sac_loss", "discrete_sac_loss", "SAC_BATCH_KEYS",
-           "ddpg_loss", "DDPG_BATCH_KEYS", "td3_loss", "td3_bc_loss"]
+           "ddpg_loss", "DDPG_BATCH_KEYS", "td3_loss", "td3_bc_loss", "TRANSITION_KEYS"]

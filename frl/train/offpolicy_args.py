@@ -14,9 +14,7 @@ import torch
 
 __all__ = ["OffPolicyArgs", "TRANSITION_KEYS"]
 
-#: What a replay buffer of one-step transitions keeps of a step (TorchRL's key layout).
-TRANSITION_KEYS = ("observation", "action", ("next", "observation"), ("next", "reward"), ("next", "done"),
-                   ("next", "terminated"))
+from frl.objectives.keys import TRANSITION_KEYS  # noqa: E402  (re-exported here for old imports)
 
 
 @dataclass
