@@ -42,7 +42,7 @@ def test_matches_nn_sequential_outputs_and_grads(cells, act, last, batch):
     seq.zero_grad()
     seq(x).pow(2).sum().backward()
     ref = TensorDict.from_module(seq).apply(lambda t: t.grad)
-    for g, key in zip(grads, p.keys(True, True)):
+    for g, key in zip(grads, p.keys(True, True), strict=True):
         torch.testing.assert_close(g, ref[key], rtol=1e-12, atol=1e-12)
 
 
