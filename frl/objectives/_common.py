@@ -4,6 +4,8 @@
   SAC, DDPG, TD3);
 * `check_q_ensemble` and `q_ensemble`: the check on stacked critic params and their evaluation in
   one vmapped call (SAC, TD3);
+* `ensemble_value_loss`: every member regressed onto one shared target, summed over the ensemble
+  (SAC, TD3);
 * `joint_log_prob`: a log-density (or entropy) summed over the action dimensions down to the batch
   shape (SAC, PPO);
 * `weighted_mean`: the importance-weighted mean of per-sample losses (DQN, SAC, DDPG, TD3);
@@ -24,10 +26,12 @@ from tensordict import TensorDictBase
 
 from frl._checks import check_keys, check_shape, fail, fmt_shape
 from frl.objectives.keys import TRANSITION_LOSS_KEYS
+from frl.objectives.value import value_loss
 from frl.tree import tree_leaves
 
 __all__ = ["Apply", "ReparameterizedDist", "LogitsDist", "bootstrapped_target", "check_q_ensemble", "q_ensemble",
-           "joint_log_prob", "weighted_mean", "check_actor_critic_inputs", "policy_action", "state_action_value"]
+           "ensemble_value_loss", "joint_log_prob", "weighted_mean", "check_actor_critic_inputs", "policy_action",
+           "state_action_value"]
 
 #: ``apply(params, td) -> td``: a functional module's forward pass over a TensorDict.
 Apply = Callable[[TensorDictBase, TensorDictBase], TensorDictBase]
@@ -112,6 +116,22 @@ def q_ensemble(q_apply: Apply, qparams: TensorDictBase, td: TensorDictBase,
         out_key: the key of ``q_apply``'s output to return.
     """
     return torch.vmap(lambda p: q_apply(p, td).get(out_key))(qparams)
+
+
+def ensemble_value_loss(q: torch.Tensor, target: torch.Tensor, kind: str,
+                        weight: torch.Tensor | None) -> torch.Tensor:
+    """Every member's regression onto the same target: ``mean_b w_b * sum_i l(q[i, b], target[b])``.
+
+    Args:
+        q: the ensemble's predictions [num_qvalue_nets, *B].
+        target: the shared target [*B] (detached by `frl.objectives.value_loss`).
+        kind: the regression loss, as `frl.objectives.value_loss`'s ``kind``.
+        weight: importance weights [*B] or None (see `weighted_mean`).
+
+    Returns:
+        The scalar loss. TorchRL's SAC and TD3 losses sum the members' losses the same way.
+    """
+    return weighted_mean(value_loss(q, target.expand_as(q), kind=kind).sum(0), weight)
 
 
 def joint_log_prob(log_prob: torch.Tensor, batch_ndim: int) -> torch.Tensor:

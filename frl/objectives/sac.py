@@ -44,12 +44,11 @@ from frl.objectives._common import (
     ReparameterizedDist,
     bootstrapped_target,
     check_q_ensemble,
+    ensemble_value_loss,
     joint_log_prob,
     q_ensemble,
-    weighted_mean,
 )
 from frl.objectives.keys import TRANSITION_LOSS_KEYS
-from frl.objectives.value import value_loss
 
 __all__ = ["sac_loss", "discrete_sac_loss", "SAC_BATCH_KEYS"]
 
@@ -111,11 +110,10 @@ def _checked_joint_log_prob(fn: str, what: str, log_prob: torch.Tensor, batch_sh
 def _q_loss_terms(fn: str, q_taken: torch.Tensor, target: torch.Tensor, loss: str,
                   weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The Q loss (summed over the ensemble as TorchRL does, averaged over samples) and |TD| [*B]."""
-    per_sample = value_loss(q_taken, target.expand_as(q_taken), kind=loss).sum(0)
     if weight is not None:
-        check_shape(fn, "weight", weight, tuple(per_sample.shape), note="the batch shape of the reward")
+        check_shape(fn, "weight", weight, tuple(target.shape), note="the batch shape of the reward")
     td_error = (q_taken.detach() - target).abs().mean(0)
-    return weighted_mean(per_sample, weight), td_error
+    return ensemble_value_loss(q_taken, target, loss, weight), td_error
 
 
 def _target_entropy(fn: str, target_entropy, auto: float) -> float:

@@ -33,12 +33,12 @@ from frl.objectives._common import (
     bootstrapped_target,
     check_actor_critic_inputs,
     check_q_ensemble,
+    ensemble_value_loss,
     policy_action,
     q_ensemble,
     state_action_value,
     weighted_mean,
 )
-from frl.objectives.value import value_loss
 
 __all__ = ["td3_loss", "td3_bc_loss"]
 
@@ -110,8 +110,7 @@ def _td3_critic(fn: str, actor_apply: Apply, q_apply: Apply, params, target_para
 
     # Every critic regresses onto the same target; TorchRL sums their losses, then averages samples.
     pred = _critics_q(fn, q_apply, params["qvalue"], batch, shape, num_qvalue_nets)
-    per_sample = value_loss(pred, target.expand_as(pred), kind=loss).sum(0)
-    loss_qvalue = weighted_mean(per_sample, weight)
+    loss_qvalue = ensemble_value_loss(pred, target, loss, weight)
 
     # Priority: the largest |TD error| over the critics (TorchRL: the largest squared error).
     td_error = (target - pred).detach().abs().amax(0)

@@ -45,6 +45,16 @@ def test_weighted_mean_three_ways(three_ways):
     three_ways(C.weighted_mean, (per_sample, weight), (per_sample.flip(0), weight))
 
 
+def test_ensemble_value_loss_by_hand_three_ways(three_ways):
+    q = torch.tensor([[1.0, 2.0], [3.0, 0.0]])  # [num_qvalue_nets=2, B=2]
+    target, weight = torch.tensor([1.0, 1.0]), torch.tensor([0.5, 2.0])
+    # l2: sample 0 sums (0 + 4), sample 1 sums (1 + 1); weighted mean over the samples.
+    assert C.ensemble_value_loss(q, target, "l2", None).item() == (4.0 + 2.0) / 2
+    assert C.ensemble_value_loss(q, target, "l2", weight).item() == (0.5 * 4.0 + 2.0 * 2.0) / 2
+    three_ways(lambda q, t, w: C.ensemble_value_loss(q, t, "smooth_l1", w), (q, target, weight),
+               (q * 2, target - 1, weight.flip(0)))
+
+
 def test_joint_log_prob_sums_the_action_dims_three_ways(three_ways):
     lp = torch.randn(5, 3, 2, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(C.joint_log_prob(lp, 1), lp.sum(-1).sum(-1))
