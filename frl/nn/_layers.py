@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import fail
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -28,7 +28,8 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 INITS = ("torch", "orthogonal")
 
 
-def activation_fn(fn: str, activation) -> Callable[[torch.Tensor], torch.Tensor]:
+def activation_fn(fn: str, activation: str | Callable[[torch.Tensor], torch.Tensor]
+                  ) -> Callable[[torch.Tensor], torch.Tensor]:
     if callable(activation):
         return activation
     if activation not in _ACTIVATIONS:
@@ -51,16 +52,16 @@ def init_weight_bias(key: torch.Tensor, shape: tuple[int, ...], init: str, gain:
     "orthogonal" follows torch.nn.init.orthogonal_ (QR of a Gaussian matrix, columns' signs fixed by
     diag(R) so the distribution is Haar) times ``gain``, with a zero bias (CleanRL's layer_init).
     """
-    k_w, k_b = frandom.split(key)
+    k_w, k_b = fr.split(key)
     out_f = shape[0]
     fan_in = math.prod(shape[1:])
     if init == "torch":
         bound = 1.0 / math.sqrt(fan_in)
-        weight = frandom.uniform(k_w, shape, dtype, -bound, bound)
-        bias = frandom.uniform(k_b, (out_f,), dtype, -bound, bound)
+        weight = fr.uniform(k_w, shape, dtype, -bound, bound)
+        bias = fr.uniform(k_b, (out_f,), dtype, -bound, bound)
         return weight, bias
     rows, cols = out_f, fan_in
-    a = frandom.normal(k_w, (rows, cols), dtype)
+    a = fr.normal(k_w, (rows, cols), dtype)
     if rows < cols:
         a = a.T
     q, r = torch.linalg.qr(a)

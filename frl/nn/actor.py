@@ -60,13 +60,13 @@ def _scale_mapping(fn: str, name: str) -> Callable[[torch.Tensor], torch.Tensor]
     if name in simple:
         return simple[name]
     if name.startswith("biased_softplus"):
-        parts = name.split("_")[2:]
         try:
-            bias = float(parts[0]) if parts else 1.0
-            min_val = float(parts[1]) if len(parts) > 1 else 0.01
+            values = [float(part) for part in name.split("_")[2:]]
         except ValueError:
-            parts = None
-        if parts is not None and len(parts) <= 2:
+            values = None
+        if values is not None and len(values) <= 2:
+            bias = values[0] if values else 1.0
+            min_val = values[1] if len(values) > 1 else 0.01
             # softplus(x + b) + min_val equals ``bias`` at x = 0 and never drops below min_val.
             shift = _inv_softplus(bias - min_val)
             return lambda x: F.softplus(x + shift) + min_val
@@ -158,10 +158,11 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
     low, high = _bound(action_low), _bound(action_high)
     if distribution != "tanh_normal" and (low is not None or high is not None):
         fail(fn, f"action_low / action_high apply only to distribution='tanh_normal', not {distribution!r}")
+    # The tanh-Gaussian's box, [-1, 1] by default (the other distributions have no bounds: checked above).
+    tanh_low: float | torch.Tensor = -1.0 if low is None else low
+    tanh_high: float | torch.Tensor = 1.0 if high is None else high
     if distribution == "tanh_normal":
-        low = -1.0 if low is None else low
-        high = 1.0 if high is None else high
-        if not bool(torch.all(torch.as_tensor(high) > torch.as_tensor(low))):
+        if not bool(torch.all(torch.as_tensor(tanh_high) > torch.as_tensor(tanh_low))):
             fail(fn, f"action_high must exceed action_low everywhere; got {action_low} and {action_high}")
     mapping = _scale_mapping(fn, scale_mapping) if distribution in ("tanh_normal", "normal") else None
     continuous = mapping is not None
@@ -180,8 +181,8 @@ def probabilistic_actor(net: Module, distribution: str = "tanh_normal", action_l
 
     def _dist(dparams):
         if distribution == "tanh_normal":
-            lo = low.to(dparams["loc"]) if isinstance(low, torch.Tensor) else low
-            hi = high.to(dparams["loc"]) if isinstance(high, torch.Tensor) else high
+            lo = tanh_low.to(dparams["loc"]) if isinstance(tanh_low, torch.Tensor) else tanh_low
+            hi = tanh_high.to(dparams["loc"]) if isinstance(tanh_high, torch.Tensor) else tanh_high
             return TanhNormal(dparams["loc"], dparams["scale"], lo, hi)
         if distribution == "normal":
             return IndependentNormal(dparams["loc"], dparams["scale"])
@@ -237,16 +238,17 @@ def deterministic_actor(net: Module, action_low=None, action_high=None, in_key="
     low, high = _bound(action_low), _bound(action_high)
     if (low is None) != (high is None):
         fail(fn, "give both action_low and action_high, or neither")
-    if low is not None and not bool(torch.all(torch.as_tensor(high) > torch.as_tensor(low))):
+    bounds = None if low is None or high is None else (low, high)
+    if bounds is not None and not bool(torch.all(torch.as_tensor(bounds[1]) > torch.as_tensor(bounds[0]))):
         fail(fn, f"action_high must exceed action_low everywhere; got {action_low} and {action_high}")
     name = fn + ".apply"
 
     def apply(params: TensorDict, td: TensorDictBase) -> TensorDictBase:
         check_keys(name, td, [in_key])
         action = net.apply(params, td.get(in_key))
-        if low is not None:
-            lo = low.to(action) if isinstance(low, torch.Tensor) else low
-            hi = high.to(action) if isinstance(high, torch.Tensor) else high
+        if bounds is not None:
+            lo = bounds[0].to(action) if isinstance(bounds[0], torch.Tensor) else bounds[0]
+            hi = bounds[1].to(action) if isinstance(bounds[1], torch.Tensor) else bounds[1]
             action = (hi + lo) / 2 + (hi - lo) / 2 * torch.tanh(action)
         out = td.copy()
         out.set("action", action)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import check_keys
 from frl.nn.actor import ProbabilisticActor
 from frl.nn.module import Module
@@ -73,7 +73,7 @@ def actor_critic(trunk: Module, actor_head: ProbabilisticActor, value_head: Modu
     """
 
     def init(key: torch.Tensor) -> TensorDict:
-        k_trunk, k_actor, k_critic = frandom.split(key, 3)
+        k_trunk, k_actor, k_critic = fr.split(key, 3)
         return TensorDict(trunk=trunk.init(k_trunk), actor=actor_head.init(k_actor),
                           critic=value_head.init(k_critic))
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tensordict import TensorDict
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import fail
 from frl.nn._layers import activation_fn, check_init, init_weight_bias
 from frl.nn.module import Module
@@ -75,7 +75,7 @@ def convnet(in_channels: int, num_cells: Sequence[int] = (32, 64, 64),
     names = tuple(str(2 * i) for i in range(n))
 
     def init_fn(key: torch.Tensor) -> TensorDict:
-        keys = frandom.split(key, n)
+        keys = fr.split(key, n)
         layers = {}
         for i, name in enumerate(names):
             shape = (channels[i + 1], channels[i], kernels[i], kernels[i])

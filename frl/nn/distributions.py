@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from frl import random as frandom
+from frl import random as fr
 
 __all__ = ["Normal", "IndependentNormal", "TanhNormal", "Categorical", "OneHotCategorical"]
 
@@ -73,7 +73,7 @@ class Normal(NamedTuple):
 
     def sample(self, key: torch.Tensor, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Reparameterized draw ``loc + scale * eps``, shape [*sample_shape, *B]; differentiable."""
-        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
+        eps = fr.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
         return self.loc + self.scale * eps
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,12 +175,12 @@ class TanhNormal(NamedTuple):
 
     def sample(self, key: torch.Tensor, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Reparameterized action draw, [*sample_shape, *B, D]."""
-        eps = frandom.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
+        eps = fr.normal(key, tuple(sample_shape) + tuple(self.shape), self.loc.dtype)
         return self._squash(self.loc + self.scale * eps)
 
     def sample_and_log_prob(self, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """An action [*B, D] and its log-density [*B] (computed from the pre-tanh draw: exact)."""
-        u = self.loc + self.scale * frandom.normal(key, tuple(self.shape), self.loc.dtype)
+        u = self.loc + self.scale * fr.normal(key, tuple(self.shape), self.loc.dtype)
         return self._squash(u), self._log_prob_u(u)
 
     def log_prob(self, action: torch.Tensor) -> torch.Tensor:
@@ -237,7 +237,7 @@ class Categorical(NamedTuple):
 
     def sample(self, key: torch.Tensor, sample_shape: Sequence[int] = ()) -> torch.Tensor:
         """Class indices (Gumbel-max), int64 [*sample_shape, *B]. Not differentiable."""
-        return frandom.categorical(key, self.logits, tuple(sample_shape) + tuple(self.logits.shape[:-1]))
+        return fr.categorical(key, self.logits, tuple(sample_shape) + tuple(self.logits.shape[:-1]))
 
     def log_prob(self, index: torch.Tensor) -> torch.Tensor:
         """Log-probability of class ``index`` (int64 [*B], or float holding integers): [*B]."""

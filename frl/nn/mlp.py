@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tensordict import TensorDict
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import fail
 from frl.nn._layers import activation_fn, check_init, init_weight_bias
 from frl.nn.module import Module
@@ -53,16 +53,27 @@ def mlp(in_features: int, out_features: int, num_cells: Sequence[int] = (64, 64)
         >>> net.apply(params, torch.zeros(8, 3)).shape
         torch.Size([8, 1])
     """
-    act = activation_fn("frl.nn.mlp", activation)
-    check_init("frl.nn.mlp", init)
-    widths = [int(in_features), *[int(c) for c in num_cells], int(out_features)]
+    fn = "frl.nn.mlp"
+    act = activation_fn(fn, activation)
+    check_init(fn, init)
+    # A zero width builds empty weight matrices that init and apply accept without complaint: a network
+    # with no inputs (or outputs) would silently compute a constant (or nothing).
+    for name, width in (("in_features", in_features), ("out_features", out_features)):
+        if int(width) < 1:
+            fail(fn, f"{name}={width!r}, expected a positive integer")
+    cells = tuple(num_cells)
+    for i, width in enumerate(cells):
+        if int(width) < 1:
+            fail(fn, f"num_cells[{i}]={width!r} (num_cells={cells!r}), expected positive widths of the hidden "
+                     "layers (() for a single linear layer)")
+    widths = [int(in_features), *[int(c) for c in cells], int(out_features)]
     n_layers = len(widths) - 1
     # nn.Sequential numbers Linear and activation modules alike: the Linear layers are 0, 2, 4, ...
     names = tuple(str(2 * i) for i in range(n_layers))
     last_gain = gain if last_gain is None else last_gain
 
     def init_fn(key: torch.Tensor) -> TensorDict:
-        keys = frandom.split(key, n_layers)
+        keys = fr.split(key, n_layers)
         layers = {}
         for i, name in enumerate(names):
             g = last_gain if i == n_layers - 1 else gain

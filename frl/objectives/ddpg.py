@@ -12,67 +12,25 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from frl._checks import check_keys, check_shape
+from frl.objectives._common import (
+    Apply,
+    bootstrapped_target,
+    check_actor_critic_inputs,
+    policy_action,
+    state_action_value,
+    weighted_mean,
+)
+from frl.objectives.keys import TRANSITION_LOSS_KEYS
 from frl.objectives.value import value_loss
 
 __all__ = ["ddpg_loss", "DDPG_BATCH_KEYS"]
 
-# What a DDPG / TD3 batch must hold (the actor and critic also read theirs, usually "observation"
-# and ("next", "observation")).
-DDPG_BATCH_KEYS = ("action", ("next", "reward"), ("next", "terminated"))
-
-Apply = Callable[[TensorDictBase, TensorDictBase], TensorDictBase]
-
-
-def _check_inputs(fn: str, params: TensorDictBase, target_params: TensorDictBase, batch: TensorDictBase,
-                  weight: torch.Tensor | None) -> tuple[int, ...]:
-    """The checks every deterministic-policy loss starts with; returns the batch shape [*B]."""
-    check_keys(fn, batch, DDPG_BATCH_KEYS, what="batch")
-    check_keys(fn, params, ("actor", "qvalue"), what="params")
-    check_keys(fn, target_params, ("actor", "qvalue"), what="target_params")
-    shape = tuple(batch.batch_size)
-    check_shape(fn, "('next', 'reward')", batch.get(("next", "reward")), (*shape, 1), note="[*B, 1]")
-    check_shape(fn, "('next', 'terminated')", batch.get(("next", "terminated")), (*shape, 1), note="[*B, 1]")
-    if weight is not None:
-        check_shape(fn, "weight", weight, shape, note="the batch shape")
-    return shape
-
-
-def _state_action_value(fn: str, q_apply: Apply, qparams: TensorDictBase, td: TensorDictBase,
-                        shape: tuple[int, ...]) -> torch.Tensor:
-    """Q(s, a) [*B] from ``q_apply``'s "state_action_value" [*B, 1]."""
-    q = q_apply(qparams, td).get("state_action_value")
-    check_shape(fn, "state_action_value", q, (*shape, 1), note="q_apply's output, [*B, 1]")
-    return q.squeeze(-1)
-
-
-def _policy_action(fn: str, actor_apply: Apply, actor_params: TensorDictBase, td: TensorDictBase,
-                   shape: tuple[int, ...]) -> TensorDictBase:
-    """``actor_apply``'s output (a copy of ``td`` with the policy's "action" [*B, D]), checked."""
-    out = actor_apply(actor_params, td)
-    action = out.get("action")
-    check_shape(fn, "the policy's action", action, (*shape, None), note="actor_apply's output, [*B, D]")
-    return out
-
-
-def _bootstrapped_target(batch: TensorDictBase, next_value: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``r + gamma * (1 - terminated) * next_value`` [*B], detached: truncated transitions bootstrap."""
-    reward = batch.get(("next", "reward")).squeeze(-1)
-    bootstrap = (~batch.get(("next", "terminated")).squeeze(-1)).to(next_value.dtype)
-    return (reward + gamma * bootstrap * next_value).detach()
-
-
-def _weighted_mean(per_sample: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    # frl's convention (as dqn_loss): mean of w_i * l_i; a prioritized buffer's weights are already
-    # normalized by their maximum. (TorchRL divides by sum(w) instead of the batch size.)
-    if weight is not None:
-        per_sample = per_sample * weight.to(per_sample.dtype)
-    return per_sample.mean()
+#: What a DDPG / TD3 batch must hold: `frl.objectives.keys.TRANSITION_LOSS_KEYS` (the actor and critic
+#: also read theirs, usually "observation" and ("next", "observation")).
+DDPG_BATCH_KEYS = TRANSITION_LOSS_KEYS
 
 
 def ddpg_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target_params: TensorDictBase,
@@ -125,19 +83,19 @@ def ddpg_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target
         ``DDPGLoss.loss_value``).
     """
     fn = "frl.objectives.ddpg_loss"
-    shape = _check_inputs(fn, params, target_params, batch, weight)
+    shape = check_actor_critic_inputs(fn, params, target_params, batch, weight)
 
     # Actor: Q(s, mu(s)) through a detached critic, so this term never moves the critic.
-    on_policy = _policy_action(fn, actor_apply, params["actor"], batch, shape)
-    q_actor = _state_action_value(fn, q_apply, params["qvalue"].detach(), on_policy, shape)
-    loss_actor = _weighted_mean(-q_actor, weight)
+    on_policy = policy_action(fn, actor_apply, params["actor"], batch, shape)
+    q_actor = state_action_value(fn, q_apply, params["qvalue"].detach(), on_policy, shape)
+    loss_actor = weighted_mean(-q_actor, weight)
 
     # Critic: regress Q(s, a) onto the target networks' one-step bootstrap.
-    pred = _state_action_value(fn, q_apply, params["qvalue"], batch, shape)
-    nxt = _policy_action(fn, actor_apply, target_params["actor"], batch.get("next"), shape)
-    next_value = _state_action_value(fn, q_apply, target_params["qvalue"], nxt, shape).detach()
-    target = _bootstrapped_target(batch, next_value, gamma)
-    loss_value = _weighted_mean(value_loss(pred, target, kind=loss), weight)
+    pred = state_action_value(fn, q_apply, params["qvalue"], batch, shape)
+    nxt = policy_action(fn, actor_apply, target_params["actor"], batch.get("next"), shape)
+    next_value = state_action_value(fn, q_apply, target_params["qvalue"], nxt, shape).detach()
+    target = bootstrapped_target(batch, next_value, gamma)
+    loss_value = weighted_mean(value_loss(pred, target, kind=loss), weight)
 
     td_error = (target - pred).detach().abs()
     pred_d = pred.detach()

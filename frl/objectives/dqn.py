@@ -8,20 +8,21 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl._checks import check_dtype, check_keys, check_shape
+from frl.objectives._common import Apply, bootstrapped_target, weighted_mean
+from frl.objectives.keys import TRANSITION_LOSS_KEYS
 from frl.objectives.value import value_loss
 
 __all__ = ["dqn_loss", "DQN_BATCH_KEYS"]
 
-DQN_BATCH_KEYS = ("action", ("next", "reward"), ("next", "terminated"))
+#: What a DQN batch must hold: `frl.objectives.keys.TRANSITION_LOSS_KEYS`.
+DQN_BATCH_KEYS = TRANSITION_LOSS_KEYS
 
 
-def dqn_loss(q_apply: Callable[[TensorDictBase, TensorDictBase], TensorDictBase], params: TensorDictBase,
+def dqn_loss(q_apply: Apply, params: TensorDictBase,
              target_params: TensorDictBase, batch: TensorDictBase, *, gamma: float, double_dqn: bool = True,
              loss: str = "smooth_l1", weight: torch.Tensor | None = None) -> tuple[TensorDict, torch.Tensor]:
     """The one-step Q-learning loss of a batch of transitions, as TorchRL's ``DQNLoss`` computes it.
@@ -60,14 +61,11 @@ def dqn_loss(q_apply: Callable[[TensorDictBase, TensorDictBase], TensorDictBase]
     q_next_target = q_apply(target_params, nxt).get("action_value").detach()
     chooser = q_apply(params, nxt).get("action_value").detach() if double_dqn else q_next_target
     v_next = q_next_target.gather(-1, chooser.argmax(-1, keepdim=True)).squeeze(-1)
-    reward = batch.get(("next", "reward")).squeeze(-1)
-    bootstrap = (~batch.get(("next", "terminated")).squeeze(-1)).to(q.dtype)
-    target = (reward + gamma * bootstrap * v_next).detach()
+    target = bootstrapped_target(batch, v_next, gamma)
 
-    per_sample = value_loss(q_taken, target, kind=loss)
     if weight is not None:
         check_shape(fn, "weight", weight, tuple(q_taken.shape))
-        per_sample = per_sample * weight.to(per_sample.dtype)
+    loss_value = weighted_mean(value_loss(q_taken, target, kind=loss), weight)
     td_error = (target - q_taken).detach().abs()
-    terms = TensorDict(loss=per_sample.mean(), q_value=q_taken.detach().mean(), td_error=td_error.mean())
+    terms = TensorDict(loss=loss_value, q_value=q_taken.detach().mean(), td_error=td_error.mean())
     return terms, td_error

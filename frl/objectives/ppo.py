@@ -19,13 +19,12 @@ from collections.abc import Callable
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from frl._checks import check_keys, check_same_shape, fail
+from frl._checks import FrlKeyError, check_keys, check_same_shape, fail
+from frl.objectives._common import joint_log_prob
+from frl.objectives.keys import PPO_BATCH_KEYS
 from frl.objectives.value import value_loss
 
 __all__ = ["clipped_surrogate", "clip_ppo_loss", "PPO_BATCH_KEYS"]
-
-# What a PPO batch must hold (the actor and critic may read more, e.g. "observation").
-PPO_BATCH_KEYS = ("action", "action_log_prob", "advantage", "value_target")
 
 
 def clipped_surrogate(log_prob: torch.Tensor, log_prob_old: torch.Tensor, advantage: torch.Tensor,
@@ -65,10 +64,7 @@ def clipped_surrogate(log_prob: torch.Tensor, log_prob_old: torch.Tensor, advant
 def _summed_log_prob(dist, action: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     # Distributions return elementwise log-probs for continuous actions [..., act_dim]; PPO (like
     # TorchRL) uses the joint log-prob of the action vector, shaped as the stored action_log_prob.
-    lp = dist.log_prob(action)
-    while lp.dim() > like.dim():
-        lp = lp.sum(-1)
-    return lp
+    return joint_log_prob(dist.log_prob(action), like.dim())
 
 
 def _entropy(dist, key: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
@@ -82,9 +78,8 @@ def _entropy(dist, key: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor
                  "estimate, or set entropy_coef=0")
         sample = dist.sample(key)
         ent = -dist.log_prob(sample)
-    while ent.dim() > like.dim():
-        ent = ent.sum(-1)
-    return ent
+    # Independent action dimensions: the joint entropy sums like the joint log-prob.
+    return joint_log_prob(ent, like.dim())
 
 
 def clip_ppo_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
@@ -121,6 +116,11 @@ def clip_ppo_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object]
     fn = "frl.objectives.clip_ppo_loss"
     check_keys(fn, batch, PPO_BATCH_KEYS, what="batch")
     check_keys(fn, params, ("actor", "critic"), what="params")
+    if value_clip is not None and "state_value" not in batch.keys():
+        # Checked before anything is read: the clipped loss needs the values predicted at collection time.
+        fail(fn, f"value_clip={value_clip} is set but the batch has no key 'state_value': value clipping "
+                 "needs the critic's values at collection time (store them with the rollout, or set "
+                 "value_clip=None)", FrlKeyError)
     old_log_prob = batch["action_log_prob"]
     advantage = batch["advantage"]
     if advantage.shape[:-1] != old_log_prob.shape or advantage.shape[-1:] != (1,):
@@ -136,8 +136,6 @@ def clip_ppo_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object]
 
     value = critic(params["critic"], batch)["state_value"]
     value_old = batch["state_value"] if value_clip is not None else None
-    if value_clip is not None:
-        check_keys(fn, batch, ("state_value",), what="batch (value_clip is set)")
     loss_critic = value_loss(value, batch["value_target"], kind=critic_loss, value_old=value_old,
                              clip=value_clip).mean()
 

@@ -36,50 +36,48 @@ from collections.abc import Callable
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import check_dtype, check_keys, check_shape, fail, fmt_shape
-from frl.objectives.value import value_loss
-from frl.tree import tree_leaves
+from frl.objectives._common import (
+    Apply,
+    LogitsDist,
+    ReparameterizedDist,
+    bootstrapped_target,
+    check_q_ensemble,
+    ensemble_value_loss,
+    joint_log_prob,
+    q_ensemble,
+)
+from frl.objectives.keys import TRANSITION_LOSS_KEYS
 
 __all__ = ["sac_loss", "discrete_sac_loss", "SAC_BATCH_KEYS"]
 
-# What a SAC batch must hold (the actor and the Q-networks read more, e.g. "observation" and
-# ("next", "observation")). The same keys serve the discrete loss.
-SAC_BATCH_KEYS = ("action", ("next", "reward"), ("next", "terminated"))
+#: What a SAC batch must hold: `frl.objectives.keys.TRANSITION_LOSS_KEYS` (the actor and the
+#: Q-networks read more, e.g. "observation" and ("next", "observation")). The discrete loss reads the same.
+SAC_BATCH_KEYS = TRANSITION_LOSS_KEYS
 
 
-def _temperature(fn: str, params: TensorDictBase, alpha, like: torch.Tensor):
+def _temperature(fn: str, params: TensorDictBase, alpha: float | torch.Tensor | None,
+                 like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(alpha, log_alpha)``: the detached temperature, and the learned log-temperature or None."""
     learned = "log_alpha" in params.keys()
     if learned and alpha is not None:
         fail(fn, "params has 'log_alpha' and alpha is given: pass one (log_alpha to learn the "
                  "temperature, alpha to fix it)")
-    if not learned and alpha is None:
-        fail(fn, "no temperature: put a scalar 'log_alpha' in params to learn it, or pass alpha=... to fix it")
     if learned:
-        log_alpha = params.get("log_alpha")
+        log_alpha: torch.Tensor = params.get("log_alpha")
         check_shape(fn, "params['log_alpha']", log_alpha, ())
         return log_alpha.detach().exp(), log_alpha
+    if alpha is None:
+        fail(fn, "no temperature: put a scalar 'log_alpha' in params to learn it, or pass alpha=... to fix it")
     if isinstance(alpha, torch.Tensor):
         check_shape(fn, "alpha", alpha, ())
         return alpha.detach().to(like.dtype), None
     return torch.full((), float(alpha), dtype=like.dtype, device=like.device), None
 
 
-def _check_ensemble(fn: str, name: str, qparams: TensorDictBase, n: int) -> None:
-    for leaf in tree_leaves(qparams):
-        if leaf.dim() == 0 or leaf.shape[0] != n:
-            fail(fn, f"{name} has a leaf of shape {fmt_shape(leaf.shape)}, expected a leading dimension of "
-                     f"num_qvalue_nets={n} (stack the members' parameters with frl.tree.stack)")
-
-
-def _q_ensemble(q_apply: Callable, qparams: TensorDictBase, td: TensorDictBase, out_key: str) -> torch.Tensor:
-    """Every member's output on ``td`` in one vmapped call: [num_qvalue_nets, *B, ...]."""
-    return torch.vmap(lambda p: q_apply(p, td).get(out_key))(qparams)
-
-
-def _reward_and_bootstrap(fn: str, batch: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
-    """``r_t`` and ``1 - terminated_t``, both [*B]. Truncated steps bootstrap: only termination stops it."""
+def _checked_reward(fn: str, batch: TensorDictBase) -> torch.Tensor:
+    """``r_t`` [*B], after checking it and ``terminated_t`` (bool, the reward's shape)."""
     reward = batch.get(("next", "reward"))
     terminated = batch.get(("next", "terminated"))
     if reward.dim() == 0 or reward.shape[-1] != 1:
@@ -87,25 +85,24 @@ def _reward_and_bootstrap(fn: str, batch: TensorDictBase) -> tuple[torch.Tensor,
                  "trailing singleton dimension)")
     check_shape(fn, "('next', 'terminated')", terminated, tuple(reward.shape), note="the shape of the reward")
     check_dtype(fn, "('next', 'terminated')", terminated, (torch.bool,))
-    reward = reward.squeeze(-1)
-    return reward, (~terminated.squeeze(-1)).to(reward.dtype)
+    return reward.squeeze(-1)
 
 
 def _checked_inputs(fn: str, params: TensorDictBase, target_q_params: TensorDictBase, batch: TensorDictBase,
-                    alpha, num_qvalue_nets: int):
-    """The checks both losses make first; ``(reward, 1 - terminated)`` [*B] and ``(alpha, log_alpha)``."""
+                    alpha: float | torch.Tensor | None,
+                    num_qvalue_nets: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The checks both losses make first; ``(reward [*B], alpha, log_alpha)``."""
     check_keys(fn, batch, SAC_BATCH_KEYS, what="batch")
     check_keys(fn, params, ("actor", "qvalue"), what="params")
-    _check_ensemble(fn, "params['qvalue']", params.get("qvalue"), num_qvalue_nets)
-    _check_ensemble(fn, "target_q_params", target_q_params, num_qvalue_nets)
-    reward, bootstrap = _reward_and_bootstrap(fn, batch)
-    return reward, bootstrap, *_temperature(fn, params, alpha, reward)
+    check_q_ensemble(fn, "params['qvalue']", params.get("qvalue"), num_qvalue_nets)
+    check_q_ensemble(fn, "target_q_params", target_q_params, num_qvalue_nets)
+    reward = _checked_reward(fn, batch)
+    return reward, *_temperature(fn, params, alpha, reward)
 
 
-def _joint_log_prob(fn: str, what: str, log_prob: torch.Tensor, batch_shape: tuple) -> torch.Tensor:
+def _checked_joint_log_prob(fn: str, what: str, log_prob: torch.Tensor, batch_shape: tuple) -> torch.Tensor:
     # Elementwise log-densities (frl.nn.Normal) are summed over the action dimensions, as TorchRL does.
-    while log_prob.dim() > len(batch_shape):
-        log_prob = log_prob.sum(-1)
+    log_prob = joint_log_prob(log_prob, len(batch_shape))
     check_shape(fn, what, log_prob, batch_shape, note="the batch shape of the reward")
     return log_prob
 
@@ -113,12 +110,10 @@ def _joint_log_prob(fn: str, what: str, log_prob: torch.Tensor, batch_shape: tup
 def _q_loss_terms(fn: str, q_taken: torch.Tensor, target: torch.Tensor, loss: str,
                   weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The Q loss (summed over the ensemble as TorchRL does, averaged over samples) and |TD| [*B]."""
-    per_sample = value_loss(q_taken, target.expand_as(q_taken), kind=loss).sum(0)
     if weight is not None:
-        check_shape(fn, "weight", weight, tuple(per_sample.shape), note="the batch shape of the reward")
-        per_sample = per_sample * weight.to(per_sample.dtype)
+        check_shape(fn, "weight", weight, tuple(target.shape), note="the batch shape of the reward")
     td_error = (q_taken.detach() - target).abs().mean(0)
-    return per_sample.mean(), td_error
+    return ensemble_value_loss(q_taken, target, loss, weight), td_error
 
 
 def _target_entropy(fn: str, target_entropy, auto: float) -> float:
@@ -140,8 +135,8 @@ def _alpha_loss(log_alpha: torch.Tensor | None, log_prob: torch.Tensor, target_e
     return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
 
 
-def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
-             q_apply: Callable[[TensorDictBase, TensorDictBase], TensorDictBase], params: TensorDictBase,
+def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], ReparameterizedDist], q_apply: Apply,
+             params: TensorDictBase,
              target_q_params: TensorDictBase, batch: TensorDictBase, key: torch.Tensor, *, gamma: float,
              alpha: float | torch.Tensor | None = None, target_entropy: float | str = "auto",
              num_qvalue_nets: int = 2, loss: str = "l2",
@@ -215,11 +210,11 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
         Haarnoja et al. (2018), arXiv:1801.01290 and arXiv:1812.05905; TorchRL's ``SACLoss``.
     """
     fn = "frl.objectives.sac_loss"
-    reward, bootstrap, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
+    reward, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
                                                             num_qvalue_nets)
     batch_shape = tuple(reward.shape)
     action = batch.get("action")
-    k_pi, k_next = frandom.split(key)
+    k_pi, k_next = fr.split(key)
     q_shape = (num_qvalue_nets, *batch_shape, 1)
 
     # --- soft TD target: everything detached (the actor, the target ensemble, the temperature) --------
@@ -227,15 +222,15 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
     next_dist = actor_dist(params.get("actor").detach(), nxt)
     next_action, next_log_prob = next_dist.sample_and_log_prob(k_next)
     check_shape(fn, "action", action, tuple(next_action.shape), note="the shape of the actor's draw")
-    next_log_prob = _joint_log_prob(fn, "log pi(a'|s')", next_log_prob, batch_shape).detach()
-    q_next = _q_ensemble(q_apply, target_q_params.detach(), nxt.copy().set("action", next_action.detach()),
+    next_log_prob = _checked_joint_log_prob(fn, "log pi(a'|s')", next_log_prob, batch_shape).detach()
+    q_next = q_ensemble(q_apply, target_q_params.detach(), nxt.copy().set("action", next_action.detach()),
                          "state_action_value")
     check_shape(fn, "the target Q-values", q_next, q_shape, note="[num_qvalue_nets, *B, 1]")
     v_next = q_next.squeeze(-1).min(0).values - alpha_t * next_log_prob
-    target = (reward + gamma * bootstrap * v_next).detach()
+    target = bootstrapped_target(batch, v_next, gamma)
 
     # --- Q loss: every member regresses on the same target --------------------------------------------
-    q_taken = _q_ensemble(q_apply, params.get("qvalue"), batch, "state_action_value")
+    q_taken = q_ensemble(q_apply, params.get("qvalue"), batch, "state_action_value")
     check_shape(fn, "the Q-values", q_taken, q_shape, note="[num_qvalue_nets, *B, 1]")
     q_taken = q_taken.squeeze(-1)
     loss_qvalue, td_error = _q_loss_terms(fn, q_taken, target, loss, weight)
@@ -243,8 +238,8 @@ def sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
     # --- actor loss: reparameterized draw, the ensemble detached --------------------------------------
     dist = actor_dist(params.get("actor"), batch)
     new_action, log_prob = dist.sample_and_log_prob(k_pi)
-    log_prob = _joint_log_prob(fn, "log pi(a|s)", log_prob, batch_shape)
-    q_new = _q_ensemble(q_apply, params.get("qvalue").detach(), batch.copy().set("action", new_action),
+    log_prob = _checked_joint_log_prob(fn, "log pi(a|s)", log_prob, batch_shape)
+    q_new = q_ensemble(q_apply, params.get("qvalue").detach(), batch.copy().set("action", new_action),
                         "state_action_value")
     loss_actor = (alpha_t * log_prob - q_new.squeeze(-1).min(0).values).mean()
 
@@ -270,8 +265,8 @@ def _probs(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return p, torch.where(p > 0, log_p, torch.zeros_like(log_p))
 
 
-def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], object],
-                      q_apply: Callable[[TensorDictBase, TensorDictBase], TensorDictBase], params: TensorDictBase,
+def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], LogitsDist], q_apply: Apply,
+                      params: TensorDictBase,
                       target_q_params: TensorDictBase, batch: TensorDictBase, *, gamma: float,
                       alpha: float | torch.Tensor | None = None, target_entropy: float | str = "auto",
                       target_entropy_weight: float = 0.98, num_qvalue_nets: int = 2, loss: str = "l2",
@@ -331,7 +326,7 @@ def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], obj
         Christodoulou (2019), arXiv:1910.07207; TorchRL's ``DiscreteSACLoss``.
     """
     fn = "frl.objectives.discrete_sac_loss"
-    reward, bootstrap, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
+    reward, alpha_t, log_alpha = _checked_inputs(fn, params, target_q_params, batch, alpha,
                                                             num_qvalue_nets)
     batch_shape = tuple(reward.shape)
 
@@ -346,13 +341,13 @@ def discrete_sac_loss(actor_dist: Callable[[TensorDictBase, TensorDictBase], obj
     # --- soft state value of s' as an exact expectation over the next policy; all detached -----------
     nxt = batch.get("next")
     next_p, next_log_p = _probs(actor_dist(params.get("actor").detach(), nxt).logits.detach())
-    q_next = _q_ensemble(q_apply, target_q_params.detach(), nxt, "action_value")
+    q_next = q_ensemble(q_apply, target_q_params.detach(), nxt, "action_value")
     check_shape(fn, "the target Q-values", q_next, q_shape, note="[num_qvalue_nets, *B, n]")
     v_next = (next_p * (q_next.min(0).values - alpha_t * next_log_p)).sum(-1)
-    target = (reward + gamma * bootstrap * v_next).detach()
+    target = bootstrapped_target(batch, v_next, gamma)
 
     # --- Q loss on the stored actions ---------------------------------------------------------------
-    q_all = _q_ensemble(q_apply, params.get("qvalue"), batch, "action_value")
+    q_all = q_ensemble(q_apply, params.get("qvalue"), batch, "action_value")
     check_shape(fn, "the Q-values", q_all, q_shape, note="[num_qvalue_nets, *B, n]")
     action = batch.get("action")
     if action.is_floating_point():  # one-hot

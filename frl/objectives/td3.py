@@ -26,11 +26,19 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from frl import random as frandom
-from frl._checks import check_shape, fail, fmt_shape
-from frl.objectives.ddpg import (Apply, _bootstrapped_target, _check_inputs, _policy_action,
-                                 _state_action_value, _weighted_mean)
-from frl.objectives.value import value_loss
+from frl import random as fr
+from frl._checks import check_shape, fail
+from frl.objectives._common import (
+    Apply,
+    bootstrapped_target,
+    check_actor_critic_inputs,
+    check_q_ensemble,
+    ensemble_value_loss,
+    policy_action,
+    q_ensemble,
+    state_action_value,
+    weighted_mean,
+)
 
 __all__ = ["td3_loss", "td3_bc_loss"]
 
@@ -53,24 +61,26 @@ def _action_bounds(fn: str, action_low, action_high, action_spec):
     return action_low, action_high
 
 
-def _check_ensemble(fn: str, name: str, qparams: TensorDictBase, num_qvalue_nets: int) -> None:
-    if tuple(qparams.batch_size[:1]) != (num_qvalue_nets,):
-        fail(fn, f"{name} has batch_size {fmt_shape(qparams.batch_size)}, expected a leading dimension of "
-                 f"num_qvalue_nets={num_qvalue_nets} (stack the critics' params: torch.vmap(q.init)(keys) "
-                 "or frl.tree.stack)")
-
-
-def _ensemble_q(fn: str, q_apply: Apply, qparams: TensorDictBase, td: TensorDictBase,
-                shape: tuple[int, ...]) -> torch.Tensor:
+def _critics_q(fn: str, q_apply: Apply, qparams: TensorDictBase, td: TensorDictBase,
+               shape: tuple[int, ...], num_qvalue_nets: int) -> torch.Tensor:
     """Q_i(s, a) of every critic [N, *B], in one vmapped call over the stacked params."""
-    return torch.vmap(lambda p: _state_action_value(fn, q_apply, p, td, shape))(qparams)
+    q = q_ensemble(q_apply, qparams, td, "state_action_value")
+    check_shape(fn, "state_action_value", q, (num_qvalue_nets, *shape, 1),
+                note="q_apply's output for each critic, [num_qvalue_nets, *B, 1]")
+    return q.squeeze(-1)
+
+
+def _first_critic(qparams: TensorDictBase) -> TensorDictBase:
+    """The first critic's params, detached (the stacked params may carry the ensemble in batch_size or not)."""
+    q = qparams.detach()
+    return q[0] if q.batch_dims else q.apply(lambda x: x[0])
 
 
 def _smoothed_target_action(nxt: TensorDictBase, key: torch.Tensor, policy_noise: float, noise_clip: float,
                             low, high) -> TensorDictBase:
     """``clamp(mu_target(s') + clip(eps, -c, c), low, high)`` with ``eps ~ N(0, sigma^2)`` from ``key``."""
     action = nxt.get("action")
-    noise = (policy_noise * frandom.normal(key, tuple(action.shape), action.dtype)).clamp(-noise_clip, noise_clip)
+    noise = (policy_noise * fr.normal(key, tuple(action.shape), action.dtype)).clamp(-noise_clip, noise_clip)
     if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor):
         # clamp takes tensors on both sides or numbers on both sides; numbers stay compile-time constants.
         low, high = torch.as_tensor(low).to(action), torch.as_tensor(high).to(action)
@@ -89,19 +99,18 @@ def _td3_critic(fn: str, actor_apply: Apply, q_apply: Apply, params, target_para
                 gamma, policy_noise, noise_clip, bounds, num_qvalue_nets, loss, weight):
     """TD3's critic loss (summed over the critics) with its diagnostics and per-sample |TD error|."""
     _check_key(fn, key)
-    _check_ensemble(fn, "params['qvalue']", params["qvalue"], num_qvalue_nets)
-    _check_ensemble(fn, "target_params['qvalue']", target_params["qvalue"], num_qvalue_nets)
+    check_q_ensemble(fn, "params['qvalue']", params["qvalue"], num_qvalue_nets)
+    check_q_ensemble(fn, "target_params['qvalue']", target_params["qvalue"], num_qvalue_nets)
 
     # Target: the smallest target critic at the smoothed target action (no gradient).
-    nxt = _policy_action(fn, actor_apply, target_params["actor"], batch.get("next"), shape)
+    nxt = policy_action(fn, actor_apply, target_params["actor"], batch.get("next"), shape)
     nxt = _smoothed_target_action(nxt, key, policy_noise, noise_clip, *bounds)
-    next_value = _ensemble_q(fn, q_apply, target_params["qvalue"], nxt, shape).detach().amin(0)
-    target = _bootstrapped_target(batch, next_value, gamma)
+    next_value = _critics_q(fn, q_apply, target_params["qvalue"], nxt, shape, num_qvalue_nets).detach().amin(0)
+    target = bootstrapped_target(batch, next_value, gamma)
 
     # Every critic regresses onto the same target; TorchRL sums their losses, then averages samples.
-    pred = _ensemble_q(fn, q_apply, params["qvalue"], batch, shape)
-    per_sample = value_loss(pred, target.expand_as(pred), kind=loss).sum(0)
-    loss_qvalue = _weighted_mean(per_sample, weight)
+    pred = _critics_q(fn, q_apply, params["qvalue"], batch, shape, num_qvalue_nets)
+    loss_qvalue = ensemble_value_loss(pred, target, loss, weight)
 
     # Priority: the largest |TD error| over the critics (TorchRL: the largest squared error).
     td_error = (target - pred).detach().abs().amax(0)
@@ -112,9 +121,8 @@ def _td3_critic(fn: str, actor_apply: Apply, q_apply: Apply, params, target_para
 
 def _first_critic_at_policy(fn: str, actor_apply: Apply, q_apply: Apply, params, batch, shape):
     """``(mu(s) [*B, D], Q_0(s, mu(s)) [*B])`` through a detached first critic (TorchRL's TD3Loss uses Q_0)."""
-    on_policy = _policy_action(fn, actor_apply, params["actor"], batch, shape)
-    q0_params = params["qvalue"].detach()[0]
-    return on_policy.get("action"), _state_action_value(fn, q_apply, q0_params, on_policy, shape)
+    on_policy = policy_action(fn, actor_apply, params["actor"], batch, shape)
+    return on_policy.get("action"), state_action_value(fn, q_apply, _first_critic(params["qvalue"]), on_policy, shape)
 
 
 def td3_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target_params: TensorDictBase,
@@ -184,14 +192,14 @@ def td3_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, target_
         critics' losses (``distance_loss(...).sum(0)``) and takes ``next_target_q1q2.min(0)``.
     """
     fn = "frl.objectives.td3_loss"
-    shape = _check_inputs(fn, params, target_params, batch, weight)
+    shape = check_actor_critic_inputs(fn, params, target_params, batch, weight)
     bounds = _action_bounds(fn, action_low, action_high, action_spec)
     loss_qvalue, diagnostics, td_error = _td3_critic(
         fn, actor_apply, q_apply, params, target_params, batch, key, shape, gamma=gamma,
         policy_noise=policy_noise, noise_clip=noise_clip, bounds=bounds, num_qvalue_nets=num_qvalue_nets,
         loss=loss, weight=weight)
     _, q_actor = _first_critic_at_policy(fn, actor_apply, q_apply, params, batch, shape)
-    terms = TensorDict(loss_actor=_weighted_mean(-q_actor, weight), loss_qvalue=loss_qvalue,
+    terms = TensorDict(loss_actor=weighted_mean(-q_actor, weight), loss_qvalue=loss_qvalue,
                        state_action_value_actor=q_actor.detach().mean())
     terms.update(diagnostics)
     return terms, td_error
@@ -240,7 +248,7 @@ def td3_bc_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, targ
         TorchRL's ``torchrl/objectives/td3_bc.py`` (``TD3BCLoss.actor_loss``).
     """
     fn = "frl.objectives.td3_bc_loss"
-    shape = _check_inputs(fn, params, target_params, batch, weight)
+    shape = check_actor_critic_inputs(fn, params, target_params, batch, weight)
     bounds = _action_bounds(fn, action_low, action_high, action_spec)
     policy_action, q_actor = _first_critic_at_policy(fn, actor_apply, q_apply, params, batch, shape)
     data_action = batch.get("action")
@@ -252,7 +260,7 @@ def td3_bc_loss(actor_apply: Apply, q_apply: Apply, params: TensorDictBase, targ
     # Normalizing by the batch's mean |Q| makes alpha independent of the reward scale (paper, eq. 3).
     lmbd = (alpha / q_actor.abs().mean()).detach()
     bc = (policy_action - data_action.to(policy_action.dtype)).pow(2).mean(-1)
-    loss_actor = _weighted_mean(-lmbd * q_actor + bc, weight)
+    loss_actor = weighted_mean(-lmbd * q_actor + bc, weight)
     terms = TensorDict(loss_actor=loss_actor, loss_qvalue=loss_qvalue,
                        state_action_value_actor=q_actor.detach().mean(), bc_loss=bc.detach().mean(), lmbd=lmbd)
     terms.update(diagnostics)

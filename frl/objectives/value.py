@@ -35,7 +35,9 @@ def value_loss(value: torch.Tensor, target: torch.Tensor, *, kind: str = "smooth
     fn = "frl.objectives.value_loss"
     if kind not in _KINDS:
         fail(fn, f"kind={kind!r}, expected one of {', '.join(_KINDS)}")
-    check_same_shape(fn, "value", value, target=target, value_old=value_old)
+    check_same_shape(fn, "value", value, target=target)
+    if value_old is not None:
+        check_same_shape(fn, "value", value, value_old=value_old)
     target = target.detach()
 
     def loss(v):

@@ -17,12 +17,13 @@ def make_sac_update(actor_dist: Callable, q_apply: Callable, optimizer, *, gamma
                     alpha: float | None = None, target_entropy: float | str = "auto", num_qvalue_nets: int = 2,
                     loss: str = "l2",
                     grad_transform: Callable[[TensorDictBase], TensorDictBase] | None = None) -> Callable:
-    """Build ``update(params, target_q_params, opt_state, batch, key, weight=None) -> (params, opt_state, metrics, td_error)``.
+    """Build the SAC step ``update(params, target_q_params, opt_state, batch, key, weight=None)``.
 
-    One step of `frl.objectives.sac_loss`: the actor, Q and temperature losses reach disjoint parts
-    of ``params`` (``"actor"``, ``"qvalue"``, ``"log_alpha"``), so one gradient of their sum and one
-    optimizer step (``opt_state = optimizer.init(params)``) train all three, as TorchRL's SAC does
-    with its three optimizers. The target ensemble is the caller's to move
+    ``update`` returns ``(params, opt_state, metrics, td_error)``. One step of
+    `frl.objectives.sac_loss`: the actor, Q and temperature losses reach disjoint parts of ``params``
+    (``"actor"``, ``"qvalue"``, ``"log_alpha"``), so one gradient of their sum and one optimizer step
+    (``opt_state = optimizer.init(params)``) train all three, as TorchRL's SAC does with its three
+    optimizers. The target ensemble is the caller's to move
     (``frl.train.soft_update(target_q_params, params["qvalue"], tau)``), as with `make_dqn_update`.
 
     Pure, compilable whole (``fullgraph=True``) and vmappable over an ensemble of agents;

@@ -8,8 +8,8 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl.objectives.td3 import td3_loss
-from frl.optim import apply_updates, global_norm
-from frl.tree import where
+from frl.optim import global_norm
+from frl.train._step import optimizer_step
 
 __all__ = ["make_td3_update"]
 
@@ -18,16 +18,17 @@ def make_td3_update(actor_apply: Callable, q_apply: Callable, optimizer, *, gamm
                     noise_clip: float = 0.5, action_low=None, action_high=None, action_spec=None,
                     num_qvalue_nets: int = 2, loss: str = "l2",
                     grad_transform: Callable[[TensorDictBase], TensorDictBase] | None = None) -> Callable:
-    """Build ``update(params, target_params, opt_state, batch, key, update_actor=True, weight=None) -> (params, opt_state, metrics, td_error)``.
+    """Build the TD3 step ``update(params, target_params, opt_state, batch, key, update_actor=True, weight=None)``.
 
-    One step of `frl.objectives.td3_loss` with TD3's delayed policy updates: the critics
-    (``params["qvalue"]``) are stepped on every call, the actor (``params["actor"]``) only where
-    ``update_actor`` is true. ``update_actor`` may be a bool tensor (e.g. ``step % 2 == 0``), so one
-    compiled step serves both kinds of call without recompiling. The actor and the critics keep
-    separate optimizer states, ``opt_state = {"actor": optimizer.init(params["actor"]), "qvalue":
-    optimizer.init(params["qvalue"])}``, and the actor's is left untouched on the skipped calls, so
-    Adam counts only the actor's real steps (TorchRL's TD3 steps two optimizers the same way). The
-    targets are the caller's to move on the actor's steps
+    ``update`` returns ``(params, opt_state, metrics, td_error)``. One step of
+    `frl.objectives.td3_loss` with TD3's delayed policy updates: the critics (``params["qvalue"]``)
+    are stepped on every call, the actor (``params["actor"]``) only where ``update_actor`` is true.
+    ``update_actor`` may be a bool tensor (e.g. ``step % 2 == 0``), so one compiled step serves both
+    kinds of call without recompiling. The actor and the critics keep separate optimizer states,
+    ``opt_state = {"actor": optimizer.init(params["actor"]), "qvalue": optimizer.init(params["qvalue"])}``,
+    and the actor's is left untouched on the skipped calls, so Adam counts only the actor's real steps
+    (TorchRL's TD3 steps two optimizers the same way). Both go through the shared optimizer step of
+    the other factories. The targets are the caller's to move on the actor's steps
     (``frl.train.soft_update(target_params, params, tau)``).
 
     Pure, compilable whole (``fullgraph=True``) and vmappable over an ensemble of agents;
@@ -59,15 +60,17 @@ def make_td3_update(actor_apply: Callable, q_apply: Callable, optimizer, *, gamm
     def update(params, target_params, opt_state, batch, key, update_actor=True, weight: torch.Tensor | None = None):
         grads, (terms, td_error) = torch.func.grad(objective, has_aux=True)(params, target_params, batch, key,
                                                                             weight)
+        # The gradients are transformed once, whole; each network then takes its own optimizer step.
         if grad_transform is not None:
             grads = grad_transform(grads)
-        q_updates, q_state = optimizer.update(grads["qvalue"], opt_state["qvalue"], params["qvalue"])
-        a_updates, a_state = optimizer.update(grads["actor"], opt_state["actor"], params["actor"])
-        actor = where(update_actor, apply_updates(params["actor"], a_updates), params["actor"])
-        new_params = TensorDict(actor=actor, qvalue=apply_updates(params["qvalue"], q_updates))
-        new_state = {"actor": where(update_actor, a_state, opt_state["actor"]), "qvalue": q_state}
+        qvalue, q_state, _ = optimizer_step(optimizer, grads["qvalue"], opt_state["qvalue"], params["qvalue"])
+        # The actor's step (and its optimizer state) only where update_actor: the delayed policy update.
+        actor, a_state, _ = optimizer_step(optimizer, grads["actor"], opt_state["actor"], params["actor"],
+                                           apply=update_actor)
+        new_params = TensorDict(actor=actor, qvalue=qvalue)
+        new_state = {"actor": a_state, "qvalue": q_state}
         metrics = terms.detach()
-        metrics["grad_norm"] = global_norm(grads)
+        metrics["grad_norm"] = global_norm(grads)  # of both networks' gradients, as the other steps report
         return new_params, new_state, metrics, td_error
 
     return update

@@ -233,7 +233,8 @@ def test_errors_name_function_and_key():
     with pytest.raises(ValueError, match=r"network output has last dimension 3, expected an even number"):
         odd.apply(odd.init(frl.random.key(0)), _td((2,)), frl.random.key(1))
     critic = fnn.value_operator(fnn.mlp(OBS, 2))
-    with pytest.raises(ValueError, match=r"frl.nn.value_operator.apply: network output has last dimension 2, expected 1"):
+    with pytest.raises(ValueError,
+                       match=r"frl.nn.value_operator.apply: network output has last dimension 2, expected 1"):
         critic.apply(critic.init(frl.random.key(0)), _td((2,)))
 
 

@@ -13,7 +13,7 @@ from frl import nn as fnn
 def _sequential(in_c, cells, kernels, strides, pads, activate_last, dtype=torch.float64):
     layers = []
     c = in_c
-    for i, (o, k, s, p) in enumerate(zip(cells, kernels, strides, pads)):
+    for i, (o, k, s, p) in enumerate(zip(cells, kernels, strides, pads, strict=True)):
         layers.append(torch.nn.Conv2d(c, o, k, s, p, dtype=dtype))
         if activate_last or i < len(cells) - 1:
             layers.append(torch.nn.ReLU())
@@ -60,7 +60,8 @@ def test_three_ways(three_ways):
 
 def test_bad_input():
     m = fnn.convnet(3, (4,), 3, 1)
-    with pytest.raises(ValueError, match=r"frl.nn.convnet.apply: input has shape \[2, 4, 8, 8\], expected \[\*B, 3, H, W\]"):
+    with pytest.raises(ValueError,
+                       match=r"frl.nn.convnet.apply: input has shape \[2, 4, 8, 8\], expected \[\*B, 3, H, W\]"):
         m.apply(m.init(frl.random.key(0)), torch.zeros(2, 4, 8, 8))
     with pytest.raises(ValueError, match=r"frl.nn.convnet: strides has 2 entries, expected 1"):
         fnn.convnet(3, (4,), 3, (1, 2))

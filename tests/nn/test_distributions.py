@@ -2,11 +2,11 @@
 
 import math
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import pytest
 import torch
 import torch.distributions as D
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import frl
 from frl import nn as fnn
@@ -38,7 +38,7 @@ def test_normal_matches_torch():
                                (loc, scale))
     theirs = torch.autograd.grad((D.Normal(loc, scale).log_prob(x) + D.Normal(loc, scale).entropy()).sum(),
                                  (loc, scale))
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
@@ -150,7 +150,7 @@ def test_tanh_normal_grads_match_torch_in_float64():
     action = fnn.TanhNormal(loc, scale, -2.0, 3.0).sample(frl.random.key(5)).detach()
     ours = torch.autograd.grad(fnn.TanhNormal(loc, scale, -2.0, 3.0).log_prob(action).sum(), (loc, scale))
     theirs = torch.autograd.grad(_tanh_ref(loc, scale, -2.0, 3.0).log_prob(action).sum(), (loc, scale))
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-8)
     # Reparameterized sampling path: the gradient of the sampled log-prob equals torch's rsample path.
     _, lp = fnn.TanhNormal(loc, scale).sample_and_log_prob(frl.random.key(6))
@@ -158,7 +158,7 @@ def test_tanh_normal_grads_match_torch_in_float64():
     eps = frl.random.normal(frl.random.key(6), (6, 3), F64)
     u = loc + scale * eps
     ref = (D.Normal(loc, scale).log_prob(u) - torch.log(1 - torch.tanh(u) ** 2)).sum()
-    for a, b in zip(g, torch.autograd.grad(ref, (loc, scale))):
+    for a, b in zip(g, torch.autograd.grad(ref, (loc, scale)), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-8)
 
 

@@ -42,7 +42,7 @@ def test_matches_nn_sequential_outputs_and_grads(cells, act, last, batch):
     seq.zero_grad()
     seq(x).pow(2).sum().backward()
     ref = TensorDict.from_module(seq).apply(lambda t: t.grad)
-    for g, key in zip(grads, p.keys(True, True)):
+    for g, key in zip(grads, p.keys(True, True), strict=True):
         torch.testing.assert_close(g, ref[key], rtol=1e-12, atol=1e-12)
 
 
@@ -138,3 +138,16 @@ def test_callable_activation():
     x = torch.randn(6, 3)
     h = torch.sin(x @ p["0", "weight"].T + p["0", "bias"])
     torch.testing.assert_close(m.apply(p, x), h @ p["2", "weight"].T + p["2", "bias"])
+
+
+@pytest.mark.parametrize("args,message", [
+    ((0, 2), r"frl.nn.mlp: in_features=0, expected a positive integer"),
+    ((3, 0), r"frl.nn.mlp: out_features=0, expected a positive integer"),
+    ((-1, 2), r"frl.nn.mlp: in_features=-1, expected a positive integer"),
+    ((3, 2, (64, 0)), r"frl.nn.mlp: num_cells\[1\]=0 \(num_cells=\(64, 0\)\), expected positive widths"),
+    ((3, 2, (-8,)), r"frl.nn.mlp: num_cells\[0\]=-8 \(num_cells=\(-8,\)\), expected positive widths"),
+], ids=["no-inputs", "no-outputs", "negative-inputs", "zero-cells", "negative-cells"])
+def test_empty_or_negative_widths_are_clear_errors(args, message):
+    # Zero widths used to build a network of empty weight matrices (mlp(0, 2) computes its biases).
+    with pytest.raises(ValueError, match=message):
+        fnn.mlp(*args)

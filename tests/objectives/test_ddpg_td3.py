@@ -423,11 +423,14 @@ def test_td3_clear_errors():
     params, target, batch = make_problem(19, num_q=2)
     key = frl.random.key(0)
     call = functools.partial(td3_loss, actor_apply, q_apply)
-    with pytest.raises(ValueError, match=r"td3_loss: params\['qvalue'\] has batch_size \[2\], expected a leading "
-                                         r"dimension of num_qvalue_nets=3"):
+    # One check for every Q-ensemble loss (frl.objectives._common.check_q_ensemble): it names a leaf and the
+    # TensorDict's batch_size.
+    with pytest.raises(ValueError, match=r"td3_loss: params\['qvalue'\] has a leaf of shape \[2, 5, 5\], expected a "
+                                         r"leading dimension of num_qvalue_nets=3 \(its batch_size is \[2\]"):
         call(params, target, batch, key, num_qvalue_nets=3, **TD3_KW)
     unstacked = params.clone().set("qvalue", params["qvalue"][0])
-    with pytest.raises(ValueError, match=r"td3_loss: params\['qvalue'\] has batch_size \[\]"):
+    with pytest.raises(ValueError, match=r"td3_loss: params\['qvalue'\] has a leaf of shape \[5, 5\], expected a "
+                                         r"leading dimension of num_qvalue_nets=2 \(its batch_size is \[\]"):
         call(unstacked, target, batch, key, **TD3_KW)
     with pytest.raises(ValueError, match="td3_loss: the target action is clamped to the action bounds"):
         call(params, target, batch, key, gamma=0.9)

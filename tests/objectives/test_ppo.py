@@ -125,6 +125,17 @@ def test_missing_key_and_bad_advantage_shape_are_clear_errors():
         clip_ppo_loss(actor_dist, critic, params, bad)
 
 
+def test_value_clip_without_state_value_is_a_clear_error():
+    # The collected values were read before the key check: tensordict's raw KeyError escaped, naming
+    # neither the function nor why the key is needed.
+    params, batch = make_problem(2)
+    batch = batch.exclude("state_value")
+    with pytest.raises(KeyError, match=r"frl.objectives.clip_ppo_loss: value_clip=0.2 is set but the batch has no "
+                                       r"key 'state_value': value clipping needs the critic's values at collection"):
+        clip_ppo_loss(actor_dist, critic, params, batch, value_clip=0.2)
+    clip_ppo_loss(actor_dist, critic, params, batch)  # without value_clip the key is not needed
+
+
 def test_clip_ppo_loss_is_pure(assert_pure):
     params, batch = make_problem(3)
     assert_pure(clip_ppo_loss, actor_dist, critic, params, batch)

@@ -5,7 +5,6 @@ from tensordict import TensorDict
 
 import frl
 from frl.objectives import dqn_loss
-
 from tests.objectives.test_dqn import make_problem, q_apply
 
 

@@ -1,12 +1,10 @@
 """make_ppo_update: equals autograd + torch.optim.Adam on the same loss; pure; eager / vmap / compile."""
 
-import pytest
 import torch
 from tensordict import TensorDict
 
 import frl
 from frl.objectives import clip_ppo_loss
-
 from tests.objectives.test_ppo import actor_dist, critic, make_problem
 
 

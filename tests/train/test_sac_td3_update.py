@@ -5,7 +5,6 @@ from tensordict import TensorDict
 
 import frl
 from frl.objectives import sac_loss, td3_loss
-
 from tests.objectives import test_ddpg_td3 as T
 from tests.objectives import test_sac as S
 
@@ -63,12 +62,12 @@ def test_td3_update_delays_the_actor_as_two_torch_optimizers_do():
     schedule = [True, False, False, True]  # the actor steps on calls 0 and 3 only
     keys = frl.random.split(key, len(schedule))
     p, state = params, _td3_opt_state(params)
-    for k, actor_step in zip(keys, schedule):
+    for k, actor_step in zip(keys, schedule, strict=True):
         p, state, metrics, td_error = update(p, target, state, batch, k, torch.tensor(actor_step))
     # Reference: autograd, one torch Adam per network, the actor's stepped only on its calls.
     actor, critics = _torch_leaves(params["actor"]), _torch_leaves(params["qvalue"])
     opt_actor, opt_critics = torch.optim.Adam(actor.values(), lr=LR), torch.optim.Adam(critics.values(), lr=LR)
-    for k, actor_step in zip(keys, schedule):
+    for k, actor_step in zip(keys, schedule, strict=True):
         current = TensorDict(actor=_as_td(actor, params["actor"]), qvalue=_as_td(critics, params["qvalue"]))
         terms, _ = td3_loss(T.actor_apply, T.q_apply, current, target, batch, k, gamma=0.9, policy_noise=0.3,
                             noise_clip=0.4, action_low=T.LOW, action_high=T.HIGH)
