@@ -1,4 +1,4 @@
-"""Triton kernels of the K-ary sum tree (layout in reference.py).
+"""Triton kernels of the K-ary sum tree (layout in cpu.py).
 
 * `sample_kernel`: one program per block of BLOCK_B queries walks the tree from the root to a leaf,
   loading the K children of its current node as one [BLOCK_B, K] tile per level.

@@ -1,4 +1,4 @@
-"""Sum tree (with a min tree beside it) in pure torch: the reference and the CPU path.
+"""Sum tree (with a min tree beside it) in pure torch: the production CPU path.
 
 The tree is K-ary (K = 32 by default) rather than binary, so a tree over a million leaves has only
 five levels: an update recomputes four parents and a prefix search takes four steps, each a handful of
