@@ -8,6 +8,8 @@ a tensor in place (the purity contract of docs/design.md). The write cursor and 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from tensordict import TensorDict, TensorDictBase
 
@@ -104,6 +106,7 @@ def write(storage: TensorDictBase, cursor: torch.Tensor, size: torch.Tensor, bat
     # front and overwrite the oldest items.
     index = torch.remainder(cursor + torch.arange(n, device=cursor.device), capacity)
     for k, dst in storage.items(include_nested=True, leaves_only=True):
+        dst = cast(torch.Tensor, dst)  # leaves_only: every value is a tensor
         dst.index_put_((index,), batch.get(k).to(dst.device))
     new_cursor = torch.remainder(cursor + n, capacity)
     new_size = torch.clamp(size + n, max=capacity)

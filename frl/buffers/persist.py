@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from typing import cast
 
+import torch
 from tensordict import TensorDict
 
 from frl._checks import fail
@@ -100,6 +102,7 @@ def create(state, path: str | os.PathLike):
     td = _to_td(state)
     disk = td.memmap_like(path)  # zero-filled files of the right shapes
     for k, src in td.items(include_nested=True, leaves_only=True):
+        src = cast(torch.Tensor, src)  # leaves_only: every value is a tensor
         if src.numel() and all(s == 0 for s in src.stride()):
             value = src.reshape(-1)[0]
             if value.item() != 0:

@@ -21,8 +21,7 @@ def test_slices_never_cross_episode_ends(transitions, pad):
               for i, n in enumerate((17, 30, 25, 9))]  # 81 steps through 64 slots: wraps
     for c in chunks:
         state = buf.add(state, c)
-    stream = torch.cat([c for c in chunks])
-    done = stream["next", "done"].squeeze(-1)
+    done = torch.cat([c["next", "done"] for c in chunks]).squeeze(-1)  # the whole stream's episode ends
     episode = _episode_ids(done)
     for i in range(10):
         seq, info = buf.sample(state, frl.random.key(i), 64)
