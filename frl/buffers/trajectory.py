@@ -73,6 +73,8 @@ def add(state: TrajectoryState, batch: TensorDictBase, *, lay: _tree.Layout, sli
     done = rows.get(done_key).reshape(n, -1).any(-1)
     # An episode starts at a row whose previous step was done (or at the very first step); the
     # previous step of row 0 is the newest stored item, or a skipped row of this batch.
+    # The newest stored row is the one before the cursor, (cursor - 1) mod capacity: the ring's last
+    # row when the cursor is at row 0.
     last = torch.remainder(state.cursor - 1, capacity)
     # (index_select with a [1] index: indexing with a 0-d tensor would be data-dependent under compile)
     prev_done_stored = state.storage.get(done_key).index_select(0, last.reshape(1)).any() | (state.added == 0)
@@ -92,8 +94,8 @@ def add(state: TrajectoryState, batch: TensorDictBase, *, lay: _tree.Layout, sli
     state.episode_start.index_put_((index,), episode_start)
     added = state.added + n_all
     # Slice-end weights change for the new rows and for the L-1 oldest rows after them, whose
-    # slices would now reach into overwritten data. Duplicates (a wrap) carry equal weights.
-    # (mod capacity: the run of touched rows wraps around the ring like the write did)
+    # slices would now reach into overwritten data: the ring run cursor .. cursor + n + L - 2, taken
+    # mod capacity like the write. Duplicates (a run longer than the ring) carry equal weights.
     touched = torch.remainder(state.cursor + torch.arange(n + L - 1, device=dev), capacity)
     t_step = state.step.index_select(0, touched)
     t_start = state.episode_start.index_select(0, touched)

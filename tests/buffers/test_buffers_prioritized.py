@@ -22,6 +22,20 @@ def test_new_items_get_the_max_priority(transitions):
     assert state.sum_tree[43:64].sum() == 0
 
 
+def test_a_wrapping_add_keeps_the_tree_exact(transitions):
+    # Capacity 257 is not a multiple of the tree's K**level: an add that wraps past the last row
+    # touches one more parent per level than a run from the cursor of n // K**level + 2 nodes covers.
+    buf = fb.prioritized(257, alpha=1.0, eps=0.0, arity=2)
+    state = buf.add(buf.init(transitions(1)[0]), transitions(11))
+    state = buf.update_priorities(state, torch.arange(11), torch.arange(1.0, 12.0))  # max priority 11
+    state = buf.add(state, transitions(247, seed=1))  # rows 11 .. 256, then row 0
+    leaves = state.sum_tree[:257]
+    assert leaves[0] == 11.0 and leaves[1] == 2.0
+    root = state.sum_tree[-1]
+    assert root.item() == pytest.approx(leaves.sum().item(), rel=1e-15)
+    assert state.min_tree[-1].item() == leaves.min().item()
+
+
 def test_sampling_is_proportional_to_priority_alpha(transitions, chi2_crit):
     alpha, eps = 0.7, 1e-3
     buf, state = _filled(transitions, capacity=64, n=30, alpha=alpha, eps=eps)

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from frl_triton.sumtree import cpu
@@ -102,6 +102,9 @@ def test_last_write_values():
 @settings(max_examples=40, deadline=None)
 @given(capacity=st.integers(1, 400), arity=st.sampled_from([2, 3, 32]), start=st.integers(0, 10**4),
        n=st.integers(1, 400), seed=st.integers(0, 1000))
+# A wrapping write when capacity is not a multiple of K**level: the two pieces of the run touched one
+# more parent than update_range recomputed (its root then differed from the sum of the leaves).
+@example(capacity=257, arity=2, start=11, n=247, seed=0)
 def test_update_range_equals_update(capacity, arity, start, n, seed):
     n = min(n, capacity)
     lay = cpu.layout(capacity, arity)
