@@ -88,10 +88,10 @@ def torchrl_rows(threads: int) -> dict:
 def frl_rows(threads: int) -> tuple[dict, dict]:
     torch.set_num_threads(threads)
     import frl.buffers as fb
-    import frl.random as frandom
+    from frl import random as fr
 
     data, chunk = pendulum(CAPACITY), pendulum(ADD, 1)
-    keys = frandom.split(frandom.key(0), 4096)
+    keys = fr.split(fr.key(0), 4096)
     prio = torch.rand(BATCH) + 0.01
     out = {}
 

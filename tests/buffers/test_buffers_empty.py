@@ -9,6 +9,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 FACTORIES = {
     "uniform": lambda: fb.uniform(8),
@@ -50,7 +51,7 @@ def test_sampling_an_empty_buffer_raises(transitions, name, mode):
     buf = FACTORIES[name]()
     states = [buf.init(transitions(1)[0]) for _ in range(2)]
     before = [_clone(s) for s in states]
-    keys = [frl.random.key(0), frl.random.key(1)]
+    keys = [fr.key(0), fr.key(1)]
     match = rf"^{_fn_name(name)}\.sample: state\.size .*the buffer holds 0 items, expected at least 1"
     with pytest.raises(RuntimeError, match=match):
         _run(mode, buf, states, keys)
@@ -68,7 +69,7 @@ def test_an_ensemble_with_one_empty_member_raises(transitions, name, mode):
     full = buf.add(buf.init(transitions(1)[0]), transitions(5))
     empty = buf.init(transitions(1)[0])
     with pytest.raises(RuntimeError, match=rf"^{_fn_name(name)}\.sample: .*holds 0 items"):
-        _run(mode, buf, [full, empty], [frl.random.key(0), frl.random.key(1)])
+        _run(mode, buf, [full, empty], [fr.key(0), fr.key(1)])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -78,7 +79,7 @@ def test_trajectory_without_a_full_slice_raises(transitions, mode):
     states = [buf.add(buf.init(transitions(1)[0]), transitions(2, seed=i)) for i in range(2)]
     assert not bool(buf.can_sample(states[0], 1))
     with pytest.raises(RuntimeError, match=r"^frl\.buffers\.trajectory\.sample: .*holds no 3-step slice"):
-        _run(mode, buf, states, [frl.random.key(0), frl.random.key(1)])
+        _run(mode, buf, states, [fr.key(0), fr.key(1)])
 
 
 def test_value_checks_off_keeps_the_old_uniform_answer(transitions):

@@ -8,6 +8,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 PACKAGE = pathlib.Path(fb.__file__).parent
 
@@ -24,8 +25,8 @@ def test_module_functions_equal_the_bound_ones(transitions):
     data = transitions(20)
     buf = fb.uniform(32)
     state = uniform.add(uniform.init(data[0], capacity=32), data, capacity=32)
-    batch, info = uniform.sample(state, frl.random.key(3), 16, capacity=32)
-    bound_batch, bound_info = buf.sample(buf.add(buf.init(data[0]), data), frl.random.key(3), 16)
+    batch, info = uniform.sample(state, fr.key(3), 16, capacity=32)
+    bound_batch, bound_info = buf.sample(buf.add(buf.init(data[0]), data), fr.key(3), 16)
     assert torch.equal(info["index"], bound_info["index"])
     assert (batch == bound_batch).all()
     assert bool(uniform.can_sample(state, 20)) and not bool(uniform.can_sample(state, 21))
@@ -38,7 +39,7 @@ def test_prioritized_functions_take_the_tree_layout(transitions):
     lay = _tree.layout(16, 4)
     state = mod.add(mod.init(transitions(1)[0], lay=lay), transitions(10), lay=lay)
     state = mod.update_priorities(state, torch.arange(10), torch.arange(10.0), lay=lay, alpha=1.0, eps=0.0)
-    _, info = mod.sample(state, frl.random.key(0), 64, lay=lay, default_beta=0.4)
+    _, info = mod.sample(state, fr.key(0), 64, lay=lay, default_beta=0.4)
     assert (info["index"] > 0).all(), "row 0 has priority zero"
 
 
