@@ -3,7 +3,7 @@
 Rows: add 10k rows; sample 256; sample 256 + update 256 priorities; uniform sample 256. frl is timed
 eagerly and under torch.compile(fullgraph=True) (compile time reported separately); TorchRL's
 ``TensorDictPrioritizedReplayBuffer`` / ``TensorDictReplayBuffer`` on ``LazyTensorStorage`` run in a
-subprocess with TorchRL's own interpreter ($FRL_TORCHRL_PYTHON, default /work/venv-torchrl/bin/python),
+subprocess with TorchRL's own interpreter (``FRL_TORCHRL_PYTHON``, see `bench._common.torchrl_python`),
 since TorchRL pins its own torch. Both processes use the same thread count.
 
     python -m bench.buffers                       # the table
@@ -55,7 +55,12 @@ def timeit(fn, reps: int, warmup: int = 5) -> float:
 
 def torchrl_rows(threads: int) -> dict:
     torch.set_num_threads(threads)
-    from torchrl.data import LazyTensorStorage, TensorDictPrioritizedReplayBuffer, TensorDictReplayBuffer
+    # TorchRL runs under its own interpreter (it pins its own torch), so the checker cannot see it here.
+    from torchrl.data import (  # pyright: ignore[reportMissingImports]
+        LazyTensorStorage,
+        TensorDictPrioritizedReplayBuffer,
+        TensorDictReplayBuffer,
+    )
 
     data, chunk = pendulum(CAPACITY), pendulum(ADD, 1)
     out = {}
@@ -80,13 +85,13 @@ def torchrl_rows(threads: int) -> dict:
 
 # --- frl rows -----------------------------------------------------------------------------------
 
-def frl_rows(threads: int) -> dict:
+def frl_rows(threads: int) -> tuple[dict, dict]:
     torch.set_num_threads(threads)
     import frl.buffers as fb
-    import frl.random as frandom
+    from frl import random as fr
 
     data, chunk = pendulum(CAPACITY), pendulum(ADD, 1)
-    keys = frandom.split(frandom.key(0), 4096)
+    keys = fr.split(fr.key(0), 4096)
     prio = torch.rand(BATCH) + 0.01
     out = {}
 
@@ -149,10 +154,12 @@ def frl_rows(threads: int) -> dict:
 
 
 def table(threads: int) -> None:
-    py = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
+    from bench._common import torchrl_python  # here, not at the top: the TorchRL worker runs this file alone
+
+    py = torchrl_python()
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     trl, trl_note = {}, ""
-    if os.path.exists(py):
+    if py is not None:
         # Run TorchRL first and alone, so the two never compete for the cores.
         res = subprocess.run([py, os.path.abspath(__file__), "--torchrl-worker", "--threads", str(threads)],
                              capture_output=True, text=True, cwd=here)
@@ -161,7 +168,7 @@ def table(threads: int) -> None:
         else:
             trl_note = "TorchRL failed: " + res.stderr.strip().splitlines()[-1]
     else:
-        trl_note = f"TorchRL interpreter {py} not found (set FRL_TORCHRL_PYTHON)"
+        trl_note = "TorchRL interpreter not found (set FRL_TORCHRL_PYTHON): its column is empty"
     frl, compile_s = frl_rows(threads)
     print(f"capacity {CAPACITY:,}, Pendulum-sized items, CPU, torch.set_num_threads({threads}), "
           f"torch {torch.__version__}; milliseconds per call (median of 5 blocks)")
@@ -219,7 +226,7 @@ def memmap_mode(n: int, threads: int, kind: str) -> None:
         add_s = time.perf_counter() - t
         for i in range(2000):
             batch, info = buf.sample(state, i, BATCH)
-            if kind == "prioritized":
+            if isinstance(buf, fb.PrioritizedBuffer):
                 state = buf.update_priorities(state, info["index"], torch.rand(BATCH))
         a, f = note()
         fb.save(state, path)

@@ -5,6 +5,11 @@ once and returns a NamedTuple of pure functions over a buffer state (a NamedTupl
 storage TensorDict), so buffers run eagerly, under torch.func.vmap (an ensemble of buffers) and
 inside torch.compile. ``add`` and ``update_priorities`` write the storage and trees in place and
 return the state that holds them: treat the state you passed in as consumed.
+
+As in flashbax, the pieces are module-level pure functions of each buffer's module (e.g.
+``from frl.buffers.uniform import init, add, sample, can_sample``) whose settings are keyword-only
+arguments; the factories check the settings once and bind them with functools.partial. The state
+types live in ``_states`` and the checks every buffer shares in ``_common``.
 """
 
 from frl.buffers import offline

@@ -3,28 +3,20 @@
 The storage is a TensorDict of batch size ``[capacity]`` whose leaves hold one item per row. Writes
 go to rows ``(cursor + 0 .. cursor + n - 1) mod capacity``, in place (`index_put_`): copying a
 million-row storage on every add would cost milliseconds, so this is the one place where frl updates
-a tensor in place (DESIGN.md contract 2). The write cursor and the size are new 0-d tensors each time.
+a tensor in place (the purity contract of docs/design.md). The write cursor and the size are new 0-d tensors each time.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl._checks import FrlKeyError, fail, fmt_key, fmt_shape
+from frl.buffers.persist import create
 
-__all__ = ["item_layout", "allocate", "full", "finish", "check_batch", "rows", "write", "gather", "as_key"]
-
-
-def as_key(fn: str, key_or_seed, device) -> torch.Tensor:
-    """An frl.random key from a key or an int seed (a convenience for scripts)."""
-    import frl.random as frandom
-
-    if isinstance(key_or_seed, int):
-        return frandom.key(key_or_seed, device=device)
-    if not frandom.is_key(key_or_seed) or key_or_seed.shape != (2,):
-        fail(fn, "key must be an frl.random key (int64 [2]) or an int seed", TypeError)
-    return key_or_seed
+__all__ = ["item_layout", "allocate", "full", "finish", "check_batch", "rows", "write", "gather"]
 
 
 def item_layout(example: TensorDictBase) -> dict:
@@ -60,11 +52,7 @@ def full(shape, value, dtype, device, lazy: bool) -> torch.Tensor:
 
 def finish(state, path):
     """Return ``state``, or, with a ``path``, its memory-mapped copy created there (see persist.create)."""
-    if path is None:
-        return state
-    from frl.buffers.persist import create
-
-    return create(state, path)
+    return state if path is None else create(state, path)
 
 
 def check_batch(fn: str, storage: TensorDictBase, batch: TensorDictBase, nonempty: bool = True) -> int:
@@ -118,6 +106,7 @@ def write(storage: TensorDictBase, cursor: torch.Tensor, size: torch.Tensor, bat
     # front and overwrite the oldest items.
     index = torch.remainder(cursor + torch.arange(n, device=cursor.device), capacity)
     for k, dst in storage.items(include_nested=True, leaves_only=True):
+        dst = cast(torch.Tensor, dst)  # leaves_only: every value is a tensor
         dst.index_put_((index,), batch.get(k).to(dst.device))
     new_cursor = torch.remainder(cursor + n, capacity)
     new_size = torch.clamp(size + n, max=capacity)

@@ -11,15 +11,15 @@ import importlib.util
 
 import torch
 
-from frl_triton.sumtree import reference
-from frl_triton.sumtree.reference import Layout
+from frl_triton.sumtree import cpu
+from frl_triton.sumtree.cpu import Layout
 
 __all__ = ["Layout", "layout", "init", "update", "update_range", "sample", "total", "minimum"]
 
-layout = reference.layout
-init = reference.init
-total = reference.total
-minimum = reference.minimum
+layout = cpu.layout
+init = cpu.init
+total = cpu.total
+minimum = cpu.minimum
 
 _HAS_TRITON = importlib.util.find_spec("triton") is not None
 
@@ -36,7 +36,7 @@ def update(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, index: t
 
         op.update(sum_tree, min_tree, index, value, lay.capacity, lay.arity)
     else:
-        reference.update(lay, sum_tree, min_tree, index, value)
+        cpu.update(lay, sum_tree, min_tree, index, value)
 
 
 def update_range(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, start: torch.Tensor, n: int,
@@ -46,7 +46,7 @@ def update_range(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, st
         index = torch.remainder(start + torch.arange(n, device=start.device), lay.capacity)
         update(lay, sum_tree, min_tree, index, value)
     else:
-        reference.update_range(lay, sum_tree, min_tree, start, n, value)
+        cpu.update_range(lay, sum_tree, min_tree, start, n, value)
 
 
 def sample(lay: Layout, sum_tree: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -55,4 +55,4 @@ def sample(lay: Layout, sum_tree: torch.Tensor, u: torch.Tensor) -> torch.Tensor
         from frl_triton.sumtree import op
 
         return op.sample(sum_tree, u, lay.capacity, lay.arity)
-    return reference.sample(lay, sum_tree, u)
+    return cpu.sample(lay, sum_tree, u)

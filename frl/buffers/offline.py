@@ -9,12 +9,16 @@ imported only by these functions.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tensordict import TensorDict
 
 from frl._checks import fail
+
+if TYPE_CHECKING:  # h5py is optional: imported at run time only by the readers (see _h5py)
+    import h5py as h5py_types
 
 __all__ = ["d4rl", "minari", "fill"]
 
@@ -26,6 +30,24 @@ def _h5py(fn: str):
         fail(fn, "reading HDF5 files needs h5py: pip install h5py (or frl[offline])", ImportError)
         raise e
     return h5py
+
+
+def _dataset(fn: str, h5py, parent, name: str) -> np.ndarray:
+    """The array stored at ``parent[name]``; fails unless that is an HDF5 dataset (not a group)."""
+    node = parent[name]
+    if not isinstance(node, h5py.Dataset):
+        fail(fn, f"{name!r} in {parent.file.filename} is a {type(node).__name__}, expected an HDF5 dataset",
+             TypeError)
+    return node[()]
+
+
+def _group(fn: str, h5py, parent, name: str) -> h5py_types.Group:
+    """The HDF5 group at ``parent[name]``; fails unless that is a group."""
+    node = parent[name]
+    if not isinstance(node, h5py.Group):
+        fail(fn, f"{name!r} in {parent.file.filename} is a {type(node).__name__}, expected an HDF5 group",
+             TypeError)
+    return node
 
 
 def _tensor(x, dtype=None) -> torch.Tensor:
@@ -72,13 +94,16 @@ def d4rl(path: str | os.PathLike) -> TensorDict:
         for k in ("observations", "actions", "rewards", "terminals"):
             if k not in f:
                 fail(fn, f"{path} has no dataset {k!r} (it has {', '.join(sorted(f.keys()))})", KeyError)
-        obs = _tensor(f["observations"][()])
-        action = _tensor(f["actions"][()])
-        reward = _tensor(f["rewards"][()])
-        terminated = _tensor(f["terminals"][()], torch.bool)
+        obs = _tensor(_dataset(fn, h5py, f, "observations"))
+        action = _tensor(_dataset(fn, h5py, f, "actions"))
+        reward = _tensor(_dataset(fn, h5py, f, "rewards"))
+        terminated = _tensor(_dataset(fn, h5py, f, "terminals"), torch.bool)
         n = reward.shape[0]
-        truncated = _tensor(f["timeouts"][()], torch.bool) if "timeouts" in f else torch.zeros(n, dtype=torch.bool)
-        next_obs = _tensor(f["next_observations"][()]) if "next_observations" in f else None
+        if "timeouts" in f:
+            truncated = _tensor(_dataset(fn, h5py, f, "timeouts"), torch.bool)
+        else:
+            truncated = torch.zeros(n, dtype=torch.bool)
+        next_obs = _tensor(_dataset(fn, h5py, f, "next_observations")) if "next_observations" in f else None
     if next_obs is None:
         # Row t's next observation is row t + 1's, except at a timeout or the end of the file,
         # where it is unknown: drop those rows (a terminal row keeps its own, unused, observation).
@@ -97,7 +122,7 @@ def d4rl(path: str | os.PathLike) -> TensorDict:
     return _transitions(obs, action, next_obs, reward, terminated, truncated)
 
 
-def _read_group(g):
+def _read_group(g: Any) -> torch.Tensor | dict:
     # A Minari observation is an array, or a (nested) dict of arrays stored as an HDF5 group.
     if hasattr(g, "keys"):
         return {k: _read_group(g[k]) for k in g.keys()}
@@ -137,12 +162,12 @@ def minari(path: str | os.PathLike) -> TensorDict:
         if not names:
             fail(fn, f"{file} holds no episode_<i> groups")
         for name in names:
-            ep = f[name]
+            ep = _group(fn, h5py, f, name)
             obs = _read_group(ep["observations"])
-            reward = _tensor(ep["rewards"][()])
+            reward = _tensor(_dataset(fn, h5py, ep, "rewards"))
             t = reward.shape[0]
-            terminated = _tensor(ep["terminations"][()], torch.bool)
-            truncated = _tensor(ep["truncations"][()], torch.bool).clone()
+            terminated = _tensor(_dataset(fn, h5py, ep, "terminations"), torch.bool)
+            truncated = _tensor(_dataset(fn, h5py, ep, "truncations"), torch.bool).clone()
             truncated[-1] = truncated[-1] | ~terminated[-1]
             parts.append(dict(obs=_slice(obs, 0, t), next_obs=_slice(obs, 1, t + 1),
                               action=_read_group(ep["actions"]), reward=reward,

@@ -11,29 +11,27 @@ from __future__ import annotations
 
 import json
 import os
+from typing import cast
 
+import torch
 from tensordict import TensorDict
 
 from frl._checks import fail
-from frl.buffers.prioritized import PrioritizedState
-from frl.buffers.trajectory import TrajectoryState
-from frl.buffers.uniform import BufferState
-from frl.buffers.without_replacement import EpochState
+from frl.buffers._states import STATE_TYPES
 
 __all__ = ["save", "load", "memmap", "create"]
 
 _META = "frl_buffer.json"
-_TYPES = {cls.__name__: cls for cls in (BufferState, PrioritizedState, EpochState, TrajectoryState)}
 
 
 def _to_td(state) -> TensorDict:
-    if type(state).__name__ not in _TYPES:
+    if type(state).__name__ not in STATE_TYPES:
         fail("frl.buffers.save", f"expected a buffer state, got {type(state).__name__}", TypeError)
     return TensorDict({name: getattr(state, name) for name in state._fields}, batch_size=[])
 
 
 def _from_td(name: str, td: TensorDict):
-    cls = _TYPES[name]
+    cls = STATE_TYPES[name]
     return cls(**{f: td.get(f) for f in cls._fields})
 
 
@@ -104,6 +102,7 @@ def create(state, path: str | os.PathLike):
     td = _to_td(state)
     disk = td.memmap_like(path)  # zero-filled files of the right shapes
     for k, src in td.items(include_nested=True, leaves_only=True):
+        src = cast(torch.Tensor, src)  # leaves_only: every value is a tensor
         if src.numel() and all(s == 0 for s in src.stride()):
             value = src.reshape(-1)[0]
             if value.item() != 0:

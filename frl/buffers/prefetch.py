@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import torch
 
-import frl.random as frandom
-from frl.buffers import _storage
+from frl import random as fr
+from frl.buffers._common import as_key
 
 __all__ = ["Prefetcher", "prefetch"]
 
@@ -56,7 +56,7 @@ class Prefetcher:
                 with self._lock:
                     state, step = self._state, self._step
                     self._step += 1
-                out = self._sample(state, frandom.fold_in(self._key, step), self._batch_size)
+                out = self._sample(state, fr.fold_in(self._key, step), self._batch_size)
                 item = self._move(out)
                 while not self._stop.is_set():
                     try:
@@ -107,6 +107,6 @@ def prefetch(sample: Callable, state, key, batch_size: int, depth: int = 2, devi
         ...     for step, (batch, info) in zip(range(1000), batches):
         ...         ...
     """
-    key = _storage.as_key("frl.buffers.prefetch", key, torch.device("cpu") if not hasattr(state, "cursor")
+    key = as_key("frl.buffers.prefetch", key, torch.device("cpu") if not hasattr(state, "cursor")
                           else state.cursor.device)
     return Prefetcher(sample, state, key, batch_size, depth, device)

@@ -1,31 +1,27 @@
-"""Uniform replay: a ring buffer sampled uniformly with replacement."""
+"""Uniform replay: a ring buffer sampled uniformly with replacement.
+
+In flashbax's shape: `init`, `add`, `sample` and `can_sample` are module-level pure functions over a
+`BufferState`, each readable and testable alone; the factory `uniform` checks its settings once and
+binds them (``capacity``) with functools.partial.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-import frl.random as frandom
-from frl._checks import fail
+from frl import random as fr
 from frl.buffers import _storage
+from frl.buffers._common import as_key, check_capacity, check_not_empty
+from frl.buffers._states import BufferState
 
-__all__ = ["BufferState", "UniformBuffer", "uniform"]
+__all__ = ["BufferState", "UniformBuffer", "uniform", "init", "add", "sample", "can_sample"]
 
-
-class BufferState(NamedTuple):
-    """State of a uniform buffer.
-
-    Attributes:
-        storage: TensorDict [capacity, ...]: the items; rows >= size are zeros.
-        cursor: int64 []: the row the next item goes to.
-        size: int64 []: the number of items stored (at most capacity).
-    """
-
-    storage: TensorDictBase
-    cursor: torch.Tensor
-    size: torch.Tensor
+_FN = "frl.buffers.uniform"
 
 
 class UniformBuffer(NamedTuple):
@@ -38,10 +34,38 @@ class UniformBuffer(NamedTuple):
     capacity: int
 
 
-def _check_capacity(fn: str, capacity: int) -> int:
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
-        fail(fn, f"capacity must be a positive int, got {capacity!r}")
-    return capacity
+def init(example: TensorDictBase, device=None, path=None, *, capacity: int) -> BufferState:
+    """An empty buffer of ``capacity`` items laid out like ``example`` (see `uniform`)."""
+    storage = _storage.allocate(example, capacity, device, lazy=path is not None)
+    zero = torch.zeros((), dtype=torch.int64, device=storage.device)
+    return _storage.finish(BufferState(storage, zero, zero.clone()), path)
+
+
+def add(state: BufferState, batch: TensorDictBase, *, capacity: int) -> BufferState:
+    """Append the rows of ``batch`` [*B], in place (see `uniform`)."""
+    _storage.check_batch(f"{_FN}.add", state.storage, batch)
+    # The newest `capacity` rows at most (older ones would be overwritten at once), written at the
+    # cursor with wrap-around (see _storage.write).
+    _, cursor, size = _storage.write(state.storage, state.cursor, state.size, _storage.rows(batch, capacity),
+                                     capacity)
+    return BufferState(state.storage, cursor, size)
+
+
+def sample(state: BufferState, key, batch_size: int, *, capacity: int) -> tuple[TensorDict, TensorDict]:
+    """``batch_size`` stored rows drawn uniformly with replacement (see `uniform`)."""
+    fn = f"{_FN}.sample"
+    key = as_key(fn, key, state.cursor.device)
+    size = check_not_empty(fn, state.size, state.size, capacity)
+    # Rows 0 .. size-1 are exactly the stored items: the ring fills from row 0 and, once full,
+    # every row is in use. (The clamp keeps randint's range valid when value checks are switched off.)
+    index = fr.randint(key, (batch_size,), 0, torch.clamp(size, min=1))
+    info = TensorDict({"index": index}, batch_size=[batch_size], device=state.storage.device)
+    return _storage.gather(state.storage, index), info
+
+
+def can_sample(state: BufferState, batch_size: int) -> torch.Tensor:
+    """Whether the buffer holds at least ``batch_size`` items: bool []."""
+    return state.size >= batch_size
 
 
 def uniform(capacity: int) -> UniformBuffer:
@@ -63,7 +87,8 @@ def uniform(capacity: int) -> UniformBuffer:
           the old state as consumed (its cursor and size are stale).
         * ``sample(state, key, batch_size) -> (batch, info)``: ``batch`` [batch_size] and
           ``info["index"]`` [batch_size], int64 rows of the storage. ``key`` is an frl.random key
-          (or an int seed).
+          (or an int seed). Sampling an empty buffer raises RuntimeError (a value check: see
+          `frl.set_value_checks`).
         * ``can_sample(state, batch_size) -> bool tensor []``: whether ``size >= batch_size``.
 
     Example:
@@ -75,28 +100,11 @@ def uniform(capacity: int) -> UniformBuffer:
     References:
         Lin, "Self-improving reactive agents based on reinforcement learning, planning and teaching", 1992.
     """
-    _check_capacity("frl.buffers.uniform", capacity)
-
-    def init(example: TensorDictBase, device=None, path=None) -> BufferState:
-        storage = _storage.allocate(example, capacity, device, lazy=path is not None)
-        zero = torch.zeros((), dtype=torch.int64, device=storage.device)
-        return _storage.finish(BufferState(storage, zero, zero.clone()), path)
-
-    def add(state: BufferState, batch: TensorDictBase) -> BufferState:
-        _storage.check_batch("frl.buffers.uniform.add", state.storage, batch)
-        _, cursor, size = _storage.write(state.storage, state.cursor, state.size,
-                                         _storage.rows(batch, capacity), capacity)
-        return BufferState(state.storage, cursor, size)
-
-    def sample(state: BufferState, key, batch_size: int):
-        key = _storage.as_key("frl.buffers.uniform.sample", key, state.cursor.device)
-        # Rows 0 .. size-1 are exactly the stored items: the ring fills from row 0 and, once full,
-        # every row is in use.
-        index = frandom.randint(key, (batch_size,), 0, torch.clamp(state.size, min=1))
-        info = TensorDict({"index": index}, batch_size=[batch_size], device=state.storage.device)
-        return _storage.gather(state.storage, index), info
-
-    def can_sample(state: BufferState, batch_size: int) -> torch.Tensor:
-        return state.size >= batch_size
-
-    return UniformBuffer(init, add, sample, can_sample, capacity)
+    check_capacity(_FN, capacity)
+    return UniformBuffer(
+        init=functools.partial(init, capacity=capacity),
+        add=functools.partial(add, capacity=capacity),
+        sample=functools.partial(sample, capacity=capacity),
+        can_sample=can_sample,
+        capacity=capacity,
+    )

@@ -1,1 +1,1 @@
-"""K-ary float64 sum tree: `reference` (pure torch, the CPU path), `kernel` (Triton), `op` (custom ops)."""
+"""K-ary float64 sum tree: `cpu` (pure torch, the production CPU path), `kernel` (Triton), `op` (custom ops)."""

@@ -1,4 +1,4 @@
-"""Triton kernels of the K-ary sum tree (layout in reference.py).
+"""Triton kernels of the K-ary sum tree (layout in cpu.py).
 
 * `sample_kernel`: one program per block of BLOCK_B queries walks the tree from the root to a leaf,
   loading the K children of its current node as one [BLOCK_B, K] tile per level.
@@ -33,7 +33,8 @@ def sample_kernel(sum_tree_ptr, u_ptr, out_ptr, B, per_member, nodes, capacity,
     tree = sum_tree_ptr + (rows // per_member).to(tl.int64) * nodes
     node = tl.zeros([BLOCK_B], dtype=tl.int64)
     # Levels from just below the root (NUM_LEVELS - 2) down to the leaves (0).
-    for step in tl.static_range(NUM_LEVELS - 1):
+    # (pyright reads static_range's Python __iter__, which only raises: the Triton compiler unrolls it.)
+    for step in tl.static_range(NUM_LEVELS - 1):  # pyright: ignore[reportGeneralTypeIssues]
         level = NUM_LEVELS - 2 - step
         # Offset of ``level`` in the flat tree: the padded sizes of the levels below it (see layout()).
         base = capacity * 0

@@ -1,4 +1,4 @@
-"""Sum-tree custom ops: Triton on CUDA, the torch reference on the CPU, fake and vmap rules.
+"""Sum-tree custom ops: Triton on CUDA, the pure-torch sum tree (`cpu.py`) on the CPU, fake and vmap rules.
 
 ``torch.ops.frl_triton.sumtree_sample(sum_tree, u, capacity, arity) -> leaf index``
 ``torch.ops.frl_triton.sumtree_update(sum_tree, min_tree, index, value, capacity, arity) -> None``
@@ -6,9 +6,9 @@
 
 Trees are ``[nodes]`` or an ensemble ``[M, nodes]`` with queries ``[B]`` or ``[M, B]``. Both ops are
 `torch.library.triton_op`s, so torch.compile traces into the Triton launches (no graph break and no
-host synchronization: every launch size is static). The CPU kernel is the pure-torch reference. The
-vmap rules move the vmapped dimension to the front and call the op on the ensemble, which the kernels
-handle by offsetting each member's node indices into one flat tensor.
+host synchronization: every launch size is static). The CPU kernel is the pure-torch tree of
+`cpu.py`. The vmap rules move the vmapped dimension to the front and call the op on the ensemble,
+which the kernels handle by offsetting each member's node indices into one flat tensor.
 
 Importing this module imports triton; frl does so only for trees on CUDA devices.
 """
@@ -19,7 +19,7 @@ import torch
 import triton
 from torch.library import triton_op, wrap_triton
 
-from frl_triton.sumtree import reference
+from frl_triton.sumtree import cpu
 from frl_triton.sumtree.kernel import sample_kernel, update_level_kernel
 
 __all__ = ["sample", "update", "launch_sample", "launch_update"]
@@ -34,7 +34,7 @@ def _identity(kernel):
 def launch_sample(sum_tree: torch.Tensor, u: torch.Tensor, capacity: int, arity: int,
                   wrap=_identity) -> torch.Tensor:
     """Run the Triton prefix search (``wrap`` is wrap_triton inside the op, identity in tests)."""
-    lay = reference.layout(capacity, arity)
+    lay = cpu.layout(capacity, arity)
     u64 = u.to(torch.float64).contiguous()
     out = torch.empty(u.shape, dtype=torch.int64, device=u.device)
     b = u64.numel()
@@ -47,13 +47,13 @@ def launch_sample(sum_tree: torch.Tensor, u: torch.Tensor, capacity: int, arity:
 def launch_update(sum_tree: torch.Tensor, min_tree: torch.Tensor, index: torch.Tensor, value: torch.Tensor,
                   capacity: int, arity: int, wrap=_identity) -> None:
     """Write the leaves (last write wins) with torch ops, then one Triton launch per level."""
-    lay = reference.layout(capacity, arity)
+    lay = cpu.layout(capacity, arity)
     if sum_tree.dim() == 2:  # an ensemble: flatten into one tree with offset leaf indices
-        value = torch.vmap(reference.last_write_values)(index, value.to(sum_tree.dtype))
+        value = torch.vmap(cpu.last_write_values)(index, value.to(sum_tree.dtype))
         flat = (index + torch.arange(index.shape[0], device=index.device).unsqueeze(-1) * lay.num_nodes)
         sum_flat, min_flat = sum_tree.view(-1), min_tree.view(-1)
     else:
-        value = reference.last_write_values(index, value.to(sum_tree.dtype))
+        value = cpu.last_write_values(index, value.to(sum_tree.dtype))
         flat, sum_flat, min_flat = index, sum_tree, min_tree
     sum_flat.index_copy_(0, flat.reshape(-1), value.reshape(-1))
     min_flat.index_copy_(0, flat.reshape(-1), torch.where(value > 0, value, float("inf")).reshape(-1))
@@ -67,21 +67,21 @@ def launch_update(sum_tree: torch.Tensor, min_tree: torch.Tensor, index: torch.T
 
 
 def _sample_torch(sum_tree, u, capacity, arity):
-    fn = lambda t, q: reference.sample(reference.layout(capacity, arity), t, q)  # noqa: E731
+    fn = lambda t, q: cpu.sample(cpu.layout(capacity, arity), t, q)  # noqa: E731
     return torch.vmap(fn)(sum_tree, u) if sum_tree.dim() == 2 else fn(sum_tree, u)
 
 
 def _update_torch(sum_tree, min_tree, index, value, capacity, arity):
-    lay = reference.layout(capacity, arity)
+    lay = cpu.layout(capacity, arity)
     if sum_tree.dim() == 2:
         for member in range(sum_tree.shape[0]):  # in-place updates of views: no vmap needed
-            reference.update(lay, sum_tree[member], min_tree[member], index[member], value[member])
+            cpu.update(lay, sum_tree[member], min_tree[member], index[member], value[member])
     else:
-        reference.update(lay, sum_tree, min_tree, index, value)
+        cpu.update(lay, sum_tree, min_tree, index, value)
 
 
 # torch.compile traces into a triton_op's body (it does not dispatch to register_kernel), so the body
-# itself picks the torch path for tensors off CUDA: a compiled CPU step then inlines the reference.
+# itself picks the torch path for tensors off CUDA: a compiled CPU step then inlines the pure-torch tree.
 @triton_op("frl_triton::sumtree_sample", mutates_args=())
 def sample(sum_tree: torch.Tensor, u: torch.Tensor, capacity: int, arity: int) -> torch.Tensor:
     if sum_tree.device.type != "cuda":

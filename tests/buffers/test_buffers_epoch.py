@@ -5,6 +5,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 
 @pytest.mark.parametrize("drop_last", [False, True], ids=["keep_last", "drop_last"])
@@ -12,7 +13,7 @@ def test_each_item_once_per_epoch(transitions, drop_last):
     n, b = 23, 5
     buf = fb.without_replacement(32, drop_last=drop_last)
     state = buf.add(buf.init(transitions(1)[0]), transitions(n))
-    keys = frl.random.split(frl.random.key(0), 40)
+    keys = fr.split(fr.key(0), 40)
     epochs, current = [], []
     for k in keys:
         batch, info, state = buf.sample(state, k, b)
@@ -62,6 +63,6 @@ def test_three_ways(three_ways, transitions):
         state = buf.add(buf.init(transitions(1)[0]), transitions(10, seed=seed))
         for i in range(taken):  # 4, then 12 of the 10 items taken: mid-epoch, and at the epoch's end
             _, _, state = buf.sample(state, seed + i, 4)
-        args.append((state, frl.random.key(seed)))
+        args.append((state, fr.key(seed)))
     # One member continues its epoch, the other starts a new permutation (both torch.cond branches).
     three_ways(lambda s, k: buf.sample(s, k, 4), *args)

@@ -9,6 +9,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -79,11 +80,11 @@ def test_memmap_existing_state(tmp_path, transitions):
 def test_prefetch_gives_the_loop_batches(transitions):
     buf = fb.uniform(64)
     state = buf.add(buf.init(transitions(1)[0]), transitions(50))
-    key = frl.random.key(3)
+    key = fr.key(3)
     with fb.prefetch(buf.sample, state, key, 8, depth=3) as it:
         got = [next(it) for _ in range(5)]
     for i, (batch, info) in enumerate(got):
-        want_batch, want_info = buf.sample(state, frl.random.fold_in(key, i), 8)
+        want_batch, want_info = buf.sample(state, fr.fold_in(key, i), 8)
         assert torch.equal(info["index"], want_info["index"])
         assert (batch == want_batch).all()
 

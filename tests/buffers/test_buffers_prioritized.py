@@ -5,6 +5,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 
 def _filled(transitions, capacity=64, n=40, **kw):
@@ -22,6 +23,20 @@ def test_new_items_get_the_max_priority(transitions):
     assert state.sum_tree[43:64].sum() == 0
 
 
+def test_a_wrapping_add_keeps_the_tree_exact(transitions):
+    # Capacity 257 is not a multiple of the tree's K**level: an add that wraps past the last row
+    # touches one more parent per level than a run from the cursor of n // K**level + 2 nodes covers.
+    buf = fb.prioritized(257, alpha=1.0, eps=0.0, arity=2)
+    state = buf.add(buf.init(transitions(1)[0]), transitions(11))
+    state = buf.update_priorities(state, torch.arange(11), torch.arange(1.0, 12.0))  # max priority 11
+    state = buf.add(state, transitions(247, seed=1))  # rows 11 .. 256, then row 0
+    leaves = state.sum_tree[:257]
+    assert leaves[0] == 11.0 and leaves[1] == 2.0
+    root = state.sum_tree[-1]
+    assert root.item() == pytest.approx(leaves.sum().item(), rel=1e-15)
+    assert state.min_tree[-1].item() == leaves.min().item()
+
+
 def test_sampling_is_proportional_to_priority_alpha(transitions, chi2_crit):
     alpha, eps = 0.7, 1e-3
     buf, state = _filled(transitions, capacity=64, n=30, alpha=alpha, eps=eps)
@@ -33,7 +48,7 @@ def test_sampling_is_proportional_to_priority_alpha(transitions, chi2_crit):
     probs = p / p.sum()
     counts = torch.zeros(64, dtype=torch.float64)
     for i in range(50):
-        _, info = buf.sample(state, frl.random.key(i), 1000)
+        _, info = buf.sample(state, fr.key(i), 1000)
         counts += torch.bincount(info["index"], minlength=64).double()
     assert counts[30:].sum() == 0, "sampled an empty row"
     expected = probs * counts.sum()
@@ -46,7 +61,7 @@ def test_importance_weights_equal_the_formula(transitions):
     buf, state = _filled(transitions, capacity=50, n=37, alpha=alpha, beta=beta, eps=eps)
     priority = torch.linspace(0.1, 3.0, 37)
     state = buf.update_priorities(state, torch.arange(37), priority)
-    _, info = buf.sample(state, frl.random.key(0), 64)
+    _, info = buf.sample(state, fr.key(0), 64)
     # Independent float64 computation of w_i = (N P(i))^-beta / max_j (N P(j))^-beta.
     p = (priority.double() + eps) ** alpha
     P = p / p.sum()
@@ -55,7 +70,7 @@ def test_importance_weights_equal_the_formula(transitions):
     torch.testing.assert_close(info["weight"], w.float())
     torch.testing.assert_close(info["probability"], P[info["index"]])
     # beta can be annealed per call.
-    _, info1 = buf.sample(state, frl.random.key(0), 64, 1.0)
+    _, info1 = buf.sample(state, fr.key(0), 64, 1.0)
     torch.testing.assert_close(info1["weight"], (P[info1["index"]] / P.min()).pow(-1.0).float())
 
 
@@ -77,7 +92,7 @@ def test_update_checks_arguments(transitions):
 
 def test_stratified_and_never_empty(transitions):
     buf, state = _filled(transitions, capacity=1000, n=300)
-    _, info = buf.sample(state, frl.random.key(5), 30)
+    _, info = buf.sample(state, fr.key(5), 30)
     # Stratified: draw b comes from the b-th tenth of the (here uniform) mass.
     assert torch.equal(info["index"] // 10, torch.arange(30))
 
@@ -101,7 +116,7 @@ def test_three_ways_sample_and_update(three_ways, transitions):
     for seed in (1, 2):
         state = buf.add(buf.init(transitions(1)[0]), transitions(20, seed=seed))
         g = torch.Generator().manual_seed(seed)
-        args.append((state, frl.random.key(seed), torch.rand(8, generator=g) + 0.1))
+        args.append((state, fr.key(seed), torch.rand(8, generator=g) + 0.1))
     three_ways(lambda s, k, p: _step(buf, s, k, p), *args)
 
 

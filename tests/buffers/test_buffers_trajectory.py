@@ -5,6 +5,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 
 def _episode_ids(done):
@@ -21,11 +22,10 @@ def test_slices_never_cross_episode_ends(transitions, pad):
               for i, n in enumerate((17, 30, 25, 9))]  # 81 steps through 64 slots: wraps
     for c in chunks:
         state = buf.add(state, c)
-    stream = torch.cat([c for c in chunks])
-    done = stream["next", "done"].squeeze(-1)
+    done = torch.cat([c["next", "done"] for c in chunks]).squeeze(-1)  # the whole stream's episode ends
     episode = _episode_ids(done)
     for i in range(10):
-        seq, info = buf.sample(state, frl.random.key(i), 64)
+        seq, info = buf.sample(state, fr.key(i), 64)
         assert seq.batch_size == torch.Size([64, L])
         step = seq["observation"][..., 0].long()  # the global step number of each row
         mask = info["mask"]
@@ -76,7 +76,7 @@ def test_three_ways_ensemble_of_streams(three_ways, transitions):
     for seed in (1, 2):
         state = buf.add(buf.init(transitions(1)[0]), transitions(15, seed=seed, done_p=0.2))
         args.append((frl.tree.tree_map(torch.clone, state), transitions(12, seed=seed + 7, done_p=0.2, start=15),
-                     frl.random.key(seed)))
+                     fr.key(seed)))
 
     def add_sample(s, b, k):
         s = frl.tree.tree_map(torch.clone, s)  # add writes in place: each run gets its own copy

@@ -5,6 +5,7 @@ import torch
 
 import frl
 import frl.buffers as fb
+from frl import random as fr
 
 
 def test_wraparound_keeps_newest(transitions):
@@ -36,7 +37,7 @@ def test_uniform_is_uniform(transitions, chi2_crit):
     state = buf.add(buf.init(transitions(1)[0]), transitions(n))
     counts = torch.zeros(64)
     for i in range(40):
-        _, info = buf.sample(state, frl.random.key(i), 1000)
+        _, info = buf.sample(state, fr.key(i), 1000)
         counts += torch.bincount(info["index"], minlength=64).float()
     assert counts[n:].sum() == 0, "sampled an empty row"
     expected = counts.sum() / n
@@ -96,14 +97,14 @@ def test_three_ways(three_ways, transitions):
     args = []
     for seed in (1, 2):
         state = buf.add(buf.init(transitions(1)[0]), transitions(10, seed=seed))
-        args.append((state, transitions(9, seed=seed + 10), frl.random.key(seed)))
+        args.append((state, transitions(9, seed=seed + 10), fr.key(seed)))
     three_ways(lambda s, b, k: _add_sample(buf, s, b, k), *args)
 
 
 def test_sample_is_pure(assert_pure, transitions):
     for buf in (fb.uniform(16), fb.prioritized(16), fb.trajectory(16, 3), fb.trajectory(16, 3, pad=True)):
         state = buf.add(buf.init(transitions(1)[0]), transitions(12, done_p=0.2))
-        assert_pure(buf.sample, state, frl.random.key(0), 5)
+        assert_pure(buf.sample, state, fr.key(0), 5)
     buf = fb.without_replacement(16)
     state = buf.add(buf.init(transitions(1)[0]), transitions(12))
-    assert_pure(buf.sample, state, frl.random.key(0), 5)  # returns a new state, leaves the old one
+    assert_pure(buf.sample, state, fr.key(0), 5)  # returns a new state, leaves the old one

@@ -1,4 +1,4 @@
-"""frl_triton.sumtree's Triton kernels and custom ops, in Triton's interpreter, against the reference.
+"""frl_triton.sumtree's Triton kernels and custom ops, in Triton's interpreter, against the pure-torch CPU tree.
 
 Triton's interpreter must be switched on (TRITON_INTERPRET=1) before triton is first imported. When
 this process imported triton earlier without it (tensordict imports triton), each check re-runs in a
@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from frl_triton.sumtree import reference as R
+from frl_triton.sumtree import cpu
 
 triton = pytest.importorskip("triton")
 
@@ -48,37 +48,37 @@ def check_kernels(capacity, arity):
     capacity, arity = int(capacity), int(arity)
     from frl_triton.sumtree import op
 
-    lay = R.layout(capacity, arity)
+    lay = cpu.layout(capacity, arity)
     g = torch.Generator().manual_seed(capacity)
     x = torch.rand(capacity, dtype=torch.float64, generator=g)
     x[::3] = 0.0
-    s, m = R.rebuild(lay, x)
-    u = torch.rand(70, dtype=torch.float64, generator=g) * R.total(lay, s)
+    s, m = cpu.rebuild(lay, x)
+    u = torch.rand(70, dtype=torch.float64, generator=g) * cpu.total(lay, s)
     got = op.launch_sample(s, u, capacity, arity)
-    assert torch.equal(got, R.sample(lay, s, u))
+    assert torch.equal(got, cpu.sample(lay, s, u))
     assert (x[got] > 0).all()
     idx = torch.randint(0, capacity, (90,), generator=g)  # duplicates included
     val = torch.rand(90, dtype=torch.float64, generator=g)
     s2, m2 = s.clone(), m.clone()
-    R.update(lay, s, m, idx, val)
+    cpu.update(lay, s, m, idx, val)
     op.launch_update(s2, m2, idx, val, capacity, arity)
     torch.testing.assert_close(s2, s, rtol=1e-14, atol=0)
     assert torch.equal(m2, m)
     # An ensemble of trees [M, nodes] in one launch.
     S = torch.stack([s, s2 * 2])
     U = torch.stack([u, u * 2])
-    assert torch.equal(op.launch_sample(S, U, capacity, arity), torch.stack([R.sample(lay, s, u)] * 2))
+    assert torch.equal(op.launch_sample(S, U, capacity, arity), torch.stack([cpu.sample(lay, s, u)] * 2))
 
 
 def check_custom_ops():
     from frl_triton.sumtree import op  # noqa: F401  (registers the ops)
 
     capacity, arity = 50, 4
-    lay = R.layout(capacity, arity)
+    lay = cpu.layout(capacity, arity)
     x = torch.linspace(0.0, 1.0, capacity, dtype=torch.float64)
-    s, m = R.rebuild(lay, x)
-    u = torch.linspace(0.0, 0.99, 16, dtype=torch.float64) * R.total(lay, s)
-    want = R.sample(lay, s, u)
+    s, m = cpu.rebuild(lay, x)
+    u = torch.linspace(0.0, 0.99, 16, dtype=torch.float64) * cpu.total(lay, s)
+    want = cpu.sample(lay, s, u)
 
     def step(s, m, u, idx, val):
         out = torch.ops.frl_triton.sumtree_sample(s, u, capacity, arity)
@@ -102,7 +102,7 @@ def check_custom_ops():
 
 
 @pytest.mark.parametrize("capacity,arity", [(7, 2), (100, 4), (300, 32)])
-def test_triton_kernels_match_reference(capacity, arity):
+def test_triton_kernels_match_the_cpu_tree(capacity, arity):
     _run(check_kernels, capacity, arity)
 
 

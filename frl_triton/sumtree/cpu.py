@@ -1,4 +1,4 @@
-"""Sum tree (with a min tree beside it) in pure torch: the reference and the CPU path.
+"""Sum tree (with a min tree beside it) in pure torch: the production CPU path.
 
 The tree is K-ary (K = 32 by default) rather than binary, so a tree over a million leaves has only
 five levels: an update recomputes four parents and a prefix search takes four steps, each a handful of
@@ -138,9 +138,14 @@ def update_range(lay: Layout, sum_tree: torch.Tensor, min_tree: torch.Tensor, st
         # The real parents at this level: the leaves' ancestors lie in [0, n_parents).
         n_parents = -(-lay.capacity // span)
         # The touched ancestors are a run of consecutive parents (mod n_parents, when the write
-        # wraps) from start // span: at most n // span + 2 of them. Recomputing a parent that was not
-        # touched is harmless (it is recomputed exactly), so a static-size run that covers them is used.
-        m = min(n // span + 2, n_parents)
+        # wraps) from start // span. Without a wrap, leaves start .. start + n - 1 have at most
+        # (n - 1) // span + 2 parents. With a wrap the run is two pieces, start .. capacity - 1 (a
+        # leaves) and 0 .. b - 1 (b = n - a leaves); when capacity is not a multiple of span, the last
+        # parent is partial and the two pieces together touch up to (a - 1) // span + 2 + (b - 1) // span
+        # + 1 <= n // span + 3 parents (e.g. capacity 257, span 4, start 11, n 247: 64 parents).
+        # Recomputing a parent that was not touched is harmless (it is recomputed exactly), so a
+        # static-size run that covers them all is used.
+        m = min(n // span + 3, n_parents)
         node = torch.remainder(torch.div(start, span, rounding_mode="floor") + torch.arange(m, device=start.device),
                                n_parents)
         parent = lay.offsets[level + 1] + node
