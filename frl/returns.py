@@ -27,7 +27,7 @@ import importlib.util
 
 import torch
 
-from frl._checks import check_floating, check_same_shape, check_time_dim, fail
+from frl._checks import check_floating, check_same_shape, check_time_dim, check_values, fail
 from frl_triton._common import acc_dtype, call, differentiable
 from frl_triton.gae.op import gae_autograd, gae_op
 from frl_triton.td_lambda.op import td_lambda_autograd, td_lambda_op
@@ -96,16 +96,23 @@ def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch
 
 
 def _coef(fn: str, name: str, x: Scalar, reward: torch.Tensor) -> torch.Tensor:
-    """A coefficient as a tensor of reward's shape in the accumulation dtype (a free view if scalar)."""
+    """A coefficient in [0, 1] as a tensor of reward's shape in the accumulation dtype (a free view if scalar).
+
+    A number is checked on the host; a tensor through `check_values`, which raises eagerly, under
+    vmap and in a compiled graph alike (a discount above 1 or a negative lambda would give finite
+    but meaningless returns, so they are rejected rather than computed).
+    """
     acc = acc_dtype(reward.dtype)
     if not isinstance(x, torch.Tensor):
+        # `not 0 <= x <= 1` also rejects NaN.
+        if not 0.0 <= float(x) <= 1.0:
+            fail(fn, f"{name}={x!r}, expected a value in [0, 1]")
         return torch.tensor(float(x), dtype=acc, device=reward.device).expand(reward.shape)
-    if x.dim() == 0:
-        return x.to(acc).expand(reward.shape)
-    if x.shape != reward.shape:
+    if x.dim() != 0 and x.shape != reward.shape:
         fail(fn, f"{name} has shape {list(x.shape)}, expected a scalar or {list(reward.shape)} "
                  f"(the shape of reward)")
-    return x.to(acc)
+    x = check_values(fn, name, x, (x >= 0) & (x <= 1), "[0, 1]")
+    return x.to(acc).expand(reward.shape) if x.dim() == 0 else x.to(acc)
 
 
 def _flags(done: torch.Tensor, terminated: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -393,6 +393,62 @@ def test_gae_errors():
         R.td1_return(r, r, d, d[:2], gamma=0.9)
 
 
+_COEF_CALLS = {
+    "gae": lambda r, d, gamma, lmbda: R.gae(r, r, r, d, gamma=gamma, lmbda=lmbda),
+    "td_lambda_return": lambda r, d, gamma, lmbda: R.td_lambda_return(r, r, d, gamma=gamma, lmbda=lmbda),
+    "td0_return": lambda r, d, gamma, lmbda: R.td0_return(r, r, d, gamma=gamma),
+    "td1_return": lambda r, d, gamma, lmbda: R.td1_return(r, r, d, gamma=gamma),
+    "n_step_return": lambda r, d, gamma, lmbda: R.n_step_return(r, r, d, gamma=gamma, n=2),
+    "vtrace": lambda r, d, gamma, lmbda: R.vtrace(r, r, r, r, d, gamma=gamma),
+}
+_HAS_LAMBDA = ("gae", "td_lambda_return")
+
+
+@pytest.mark.parametrize("name", list(_COEF_CALLS))
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan")], ids=["above_one", "negative", "nan"])
+def test_coefficients_outside_unit_interval_rejected_numbers(name, bad):
+    """A float gamma / lmbda outside [0, 1] fails on the host, naming the function and the argument."""
+    r = torch.zeros(2, 4, 1)
+    d = torch.zeros(2, 4, 1, dtype=B)
+    with pytest.raises(ValueError, match=rf"frl.returns.{name}: gamma={bad!r}, expected a value in \[0, 1\]"):
+        _COEF_CALLS[name](r, d, bad, 0.9)
+    if name in _HAS_LAMBDA:
+        with pytest.raises(ValueError, match=rf"frl.returns.{name}: lmbda={bad!r}, expected a value in \[0, 1\]"):
+            _COEF_CALLS[name](r, d, 0.9, bad)
+    # The bounds themselves are valid.
+    _COEF_CALLS[name](r, d, 0.0, 0.0)
+    _COEF_CALLS[name](r, d, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(("name", "arg"), [(n, "gamma") for n in _COEF_CALLS] + [(n, "lmbda") for n in _HAS_LAMBDA])
+@pytest.mark.parametrize("per_step", [False, True], ids=["scalar", "per_step"])
+def test_coefficients_outside_unit_interval_rejected_tensors(name, arg, per_step):
+    """A tensor gamma / lmbda outside [0, 1] fails eagerly, under vmap and compiled."""
+    r = torch.zeros(2, 4, 1)
+    d = torch.zeros(2, 4, 1, dtype=B)
+    good = torch.full((2, 4, 1) if per_step else (), 0.5)
+    bad = good.clone()
+    bad.view(-1)[-1] = 1.25
+
+    def call(r, d, c):
+        coefs = {"gamma": 0.9, "lmbda": 0.9, arg: c}
+        return _COEF_CALLS[name](r, d, coefs["gamma"], coefs["lmbda"])
+
+    message = rf"frl.returns.{name}: {arg} has values outside \[0, 1\]"
+    call(r, d, good)
+    with pytest.raises(RuntimeError, match=message):
+        call(r, d, bad)
+    # vmap: one bad member among good ones.
+    with pytest.raises(RuntimeError, match=message):
+        torch.vmap(call)(torch.stack([r, r]), torch.stack([d, d]), torch.stack([good, bad]))
+    torch.vmap(call)(torch.stack([r, r]), torch.stack([d, d]), torch.stack([good, good]))
+    torch._dynamo.reset()
+    compiled = torch.compile(call, fullgraph=True)
+    compiled(r, d, good)
+    with pytest.raises(RuntimeError, match=message):
+        compiled(r, d, bad)
+
+
 # --- gradients ------------------------------------------------------------------------------------
 
 
