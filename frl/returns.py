@@ -24,6 +24,7 @@ GAE / TD(lambda) / TD(1) are differentiable in reward, value and next_value, wit
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import torch
 
@@ -71,7 +72,7 @@ def _vtrace_impl(*args):
 
 
 # op name -> (implementation, autograd.Function around it or None: V-trace has no gradient)
-_OPS = {
+_OPS: dict[str, tuple[Callable, type | None]] = {
     "gae": (_gae_impl, differentiable("GAE", _gae_impl, *gae_autograd)),
     "td_lambda": (_td_lambda_impl, differentiable("TDLambda", _td_lambda_impl, *td_lambda_autograd)),
     "vtrace": (_vtrace_impl, None),
@@ -81,9 +82,9 @@ _OPS = {
 # --- argument handling ----------------------------------------------------------------------------
 
 
-def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch.Tensor) -> None:
+def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch.Tensor | None) -> None:
     check_floating(fn, "reward", reward)
-    check_same_shape(fn, "reward", reward, **tensors)
+    check_same_shape(fn, "reward", reward, **{name: x for name, x in tensors.items() if x is not None})
     for name, x in tensors.items():
         if x is None:
             continue
@@ -139,7 +140,8 @@ def _scan(op: str, fn: str, reward: torch.Tensor, tensors: dict, done: torch.Ten
     done, terminated = _checked(fn, reward, time_dim, done, terminated, **tensors)
     args = (reward, *tensors.values(), done, terminated,
             *(_coef(fn, name, x, reward) for name, x in coefs.items()), *extra, time_dim)
-    return call(*_OPS[op], args)
+    impl, function = _OPS[op]
+    return call(impl, function, args)
 
 
 # --- estimators -----------------------------------------------------------------------------------

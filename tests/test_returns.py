@@ -304,7 +304,8 @@ def test_gae_three_ways_per_step_gamma(three_ways):
 def test_td_estimators_three_ways(three_ways):
     g = torch.Generator().manual_seed(4)
     sets = [tuple(_random_inputs(g, (2, 7, 1), torch.float32, "random", -2))[2:] for _ in range(2)]
-    sets = [(r, nv, d, t) for (nv, d, t), (r, *_) in zip(sets, [_random_inputs(g, (2, 7, 1), torch.float32, "none", -2) for _ in range(2)])]
+    rewards = [_random_inputs(g, (2, 7, 1), torch.float32, "none", -2) for _ in range(2)]
+    sets = [(r, nv, d, t) for (nv, d, t), (r, *_) in zip(sets, rewards, strict=True)]
     three_ways(functools.partial(R.td_lambda_return, gamma=0.9, lmbda=0.8), *sets, compile_vmap=True)
     three_ways(functools.partial(R.td1_return, gamma=0.9), *sets)
     three_ways(functools.partial(R.td0_return, gamma=0.9), *sets)
@@ -352,7 +353,8 @@ def test_all_estimators_are_pure_with_per_step_coefficients(assert_pure):
         r, v, nv, d, t = _random_inputs(g, (2, 6, 1), dtype, "random", -2)
         gm, lm, lr = (torch.rand(2, 6, 1, generator=g, dtype=dtype) for _ in range(3))
         assert_pure(lambda r, v, nv, d, t, gm, lm: R.gae(r, v, nv, d, t, gamma=gm, lmbda=lm), r, v, nv, d, t, gm, lm)
-        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm), r, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm),
+                    r, nv, d, t, gm, lm)
         assert_pure(lambda r, nv, d, t, gm: R.td1_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
         assert_pure(lambda r, nv, d, t, gm: R.td0_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
         assert_pure(lambda r, nv, d, t, gm: R.n_step_return(r, nv, d, t, gamma=gm, n=2), r, nv, d, t, gm)
@@ -465,16 +467,16 @@ def test_gae_and_td_lambda_gradients(pattern):
         xs = [x.clone().requires_grad_() for x in xs]
         out = fn(*xs)
         out = out if isinstance(out, tuple) else (out,)
-        loss = sum((o * w).sum() for o, w in zip(out, (w1, w2)))
+        loss = sum((o * w).sum() for o, w in zip(out, (w1, w2)[:len(out)], strict=True))
         return torch.autograd.grad(loss, xs)
 
     got = grads(lambda r, v, nv: R.gae(r, v, nv, done, term, gamma=gamma, lmbda=0.9), r, v, nv)
     ref = grads(lambda r, v, nv: gae_reference(r, v, nv, done, term, gamma, 0.9), r, v, nv)
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         torch.testing.assert_close(a, b)
     got = grads(lambda r, nv: R.td_lambda_return(r, nv, done, term, gamma=gamma, lmbda=0.7), r, nv)
     ref = grads(lambda r, nv: td_lambda_reference(r, nv, done, term, gamma, 0.7), r, nv)
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -515,11 +517,11 @@ def test_func_grad_matches_autograd_and_vmaps():
     grads = torch.func.grad(loss, argnums=(0, 1, 2))
     xs = [x[0].clone().requires_grad_() for x in (r, v, nv)]
     expected = torch.autograd.grad(loss(*xs), xs)
-    for a, b in zip(grads(r[0], v[0], nv[0]), expected):
+    for a, b in zip(grads(r[0], v[0], nv[0]), expected, strict=True):
         torch.testing.assert_close(a, b)
     per_member = torch.vmap(grads)(r, v, nv)
     for i in range(3):
-        for a, b in zip(per_member, grads(r[i], v[i], nv[i])):
+        for a, b in zip(per_member, grads(r[i], v[i], nv[i]), strict=True):
             torch.testing.assert_close(a[i], b)
 
 
@@ -536,5 +538,5 @@ def test_compiled_autograd_matches_eager():
     for fn in (loss, torch.compile(loss, fullgraph=True)):
         xs = [r.clone().requires_grad_(), v.clone().requires_grad_()]
         grads.append(torch.autograd.grad(fn(*xs), xs))
-    for a, b in zip(*grads):
+    for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b)
