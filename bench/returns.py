@@ -11,7 +11,7 @@ compiler is available). The cold first call (an empty kernel cache, so it includ
 measured at the end in a fresh process.
 
 TorchRL lives in its own virtual environment: its rows run in a subprocess with the interpreter named
-by FRL_TORCHRL_PYTHON (default /work/venv-torchrl/bin/python, skipped if absent), on inputs built from
+by FRL_TORCHRL_PYTHON (no default: skipped, with a message, when it is unset), on inputs built from
 the same seed. Every timing is the best of several calls after a warm-up call, whose time is printed
 separately as the first call (compile time, for the compiled loop). Bytes moved count each input read
 once and each output written once (float32 values, 1-byte bools); GB/s is compared with the copy
@@ -209,9 +209,12 @@ def baseline_rows(root: str, sizes, threads: int) -> list[dict]:
 
 
 def torchrl_rows(sizes, threads: int) -> tuple[list[dict], str]:
-    python = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
+    python = os.environ.get("FRL_TORCHRL_PYTHON")
+    if not python:
+        return [], ("TorchRL rows skipped: FRL_TORCHRL_PYTHON is not set (set it to the python of a venv with "
+                    "torchrl to run them)")
     if not os.path.exists(python):
-        return [], f"TorchRL rows skipped: {python} not found (set FRL_TORCHRL_PYTHON)"
+        return [], f"TorchRL rows skipped: FRL_TORCHRL_PYTHON={python} does not exist"
     cmd = [python, os.path.abspath(__file__), "--torchrl-worker", "--threads", str(threads),
            "--sizes", json.dumps(sizes)]
     proc = subprocess.run(cmd, capture_output=True, text=True)

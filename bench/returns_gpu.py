@@ -13,7 +13,7 @@ Rows, for each (B, T) of bench/returns.py and B x T float32 inputs in TorchRL's 
   issue asks that the kernel be no slower there than alone;
 - ``torch.compile unrolled loop`` (up to ``--compile-max-T``; its compile time grows with T);
 - TorchRL's ``vec_generalized_advantage_estimate`` and ``generalized_advantage_estimate`` on the GPU,
-  when torchrl imports (on a bare GPU machine, carry its wheel: see /work/.library/device/README.md).
+  when torchrl imports (on a bare GPU machine, install its wheel there first).
 
 Bytes moved count each input read once and each output written once; GB/s is compared with the
 device-to-device copy bandwidth measured in this run (``dst.copy_(src)`` on 1 GiB, read + write).
