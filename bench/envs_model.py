@@ -58,7 +58,7 @@ def reward(obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     return -(theta**2 + 0.1 * obs[..., 2] ** 2 + 0.001 * action[..., 0] ** 2)
 
 
-def frl_rows(starts: int, horizon: int) -> tuple[dict, float]:
+def frl_rows(starts: int, horizon: int) -> tuple[dict, float, float]:
     from tensordict import TensorDict
 
     import frl
@@ -110,9 +110,11 @@ def torchrl_rows(starts: int, horizon: int) -> dict:
     """TorchRL's ModelBasedEnvBase over the same network, one member at a time (run in TorchRL's venv)."""
     from tensordict import TensorDict
     from tensordict.nn import TensorDictModule
-    from torchrl.data import Bounded, Composite, Unbounded
-    from torchrl.envs.model_based import ModelBasedEnvBase
-    from torchrl.modules import WorldModelWrapper
+
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.data import Bounded, Composite, Unbounded  # pyright: ignore[reportMissingImports]
+    from torchrl.envs.model_based import ModelBasedEnvBase  # pyright: ignore[reportMissingImports]
+    from torchrl.modules import WorldModelWrapper  # pyright: ignore[reportMissingImports]
 
     members, obs, actions = inputs(starts, horizon)
 

@@ -21,6 +21,7 @@ bandwidth measured in this run (``dst.copy_(src)`` on 256 MiB buffers, read + wr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -77,9 +78,10 @@ def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "f
         r, v, nv, lr, d, term = (x[k] for k in ("reward", "value", "next_value", "log_rho", "done",
                                                 "terminated"))
         for op, fn in [
-            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+            # partial binds this size's tensors now (a lambda would read the loop variables when called).
+            ("gae", functools.partial(R.gae, r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", functools.partial(R.td_lambda_return, r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", functools.partial(R.vtrace, r, v, nv, lr, d, term, gamma=GAMMA)),
         ]:
             first, best = timeit(fn)
             rows.append(dict(op=op, B=B, T=T, impl=label, first=first, best=best))
@@ -88,7 +90,7 @@ def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "f
         if T <= compile_max_T:
             torch._dynamo.reset()
             loop = torch.compile(_unrolled_gae)
-            first, best = timeit(lambda: loop(r, v, nv, d, term))
+            first, best = timeit(functools.partial(loop, r, v, nv, d, term))
             rows.append(dict(op="gae", B=B, T=T, impl="torch.compile unrolled loop", first=first, best=best))
     return rows
 
@@ -107,9 +109,10 @@ def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
     try:
         rows = []
         for op, fn in [
-            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+            # partial binds this size's tensors now (a lambda would read the loop variables when called).
+            ("gae", functools.partial(R.gae, r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", functools.partial(R.td_lambda_return, r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", functools.partial(R.vtrace, r, v, nv, lr, d, term, gamma=GAMMA)),
         ]:
             first, best = timeit(fn)
             rows.append(dict(op=op, B=B, T=T, impl="frl, torch scan (no C compiler)", first=first, best=best))
@@ -172,7 +175,8 @@ def _unrolled_gae(r, v, nv, d, term):
 
 
 def torchrl_worker(sizes) -> None:
-    from torchrl.objectives.value.functional import (
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.objectives.value.functional import (  # pyright: ignore[reportMissingImports]
         generalized_advantage_estimate,
         td_lambda_return_estimate,
         vec_generalized_advantage_estimate,
@@ -185,13 +189,13 @@ def torchrl_worker(sizes) -> None:
                                                 "terminated"))
         for op, impl, fn in [
             ("gae", "TorchRL generalized_advantage_estimate",
-             lambda: generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+             functools.partial(generalized_advantage_estimate, GAMMA, LMBDA, v, nv, r, d, term)),
             ("gae", "TorchRL vec_generalized_advantage_estimate",
-             lambda: vec_generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+             functools.partial(vec_generalized_advantage_estimate, GAMMA, LMBDA, v, nv, r, d, term)),
             ("td_lambda", "TorchRL td_lambda_return_estimate",
-             lambda: td_lambda_return_estimate(GAMMA, LMBDA, nv, r, d, term)),
+             functools.partial(td_lambda_return_estimate, GAMMA, LMBDA, nv, r, d, term)),
             ("vtrace", "TorchRL vtrace_advantage_estimate",
-             lambda: vtrace_advantage_estimate(GAMMA, lr, torch.zeros_like(lr), v, nv, r, d, term)),
+             functools.partial(vtrace_advantage_estimate, GAMMA, lr, torch.zeros_like(lr), v, nv, r, d, term)),
         ]:
             first, best = timeit(fn, budget_s=0.3)
             print(json.dumps(dict(op=op, B=B, T=T, impl=impl, first=first, best=best)), flush=True)
