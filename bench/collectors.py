@@ -35,11 +35,12 @@ ID = "CartPole-v1"
 
 def frl_rows(n_envs: int, steps: int, host_frames: int) -> tuple[dict, dict]:
     import frl
+    from frl import random as fr
     from frl.collectors import SyncCollector
 
     env = frl.envs.make(ID)
     actor = frl.nn.probabilistic_actor(frl.nn.mlp(4, 2), "categorical")
-    params = actor.init(frl.random.key(0))
+    params = actor.init(fr.key(0))
     rates, compile_s = {}, {}
     for policy_name, policy, p in (("random policy", None, None), ("MLP actor", actor, params)):
         for compiled in (True, False):

@@ -143,11 +143,11 @@ def frl_rows(sizes: Sequence[int], steps: int, no_tiling_heuristics: bool = Fals
 
 def random_compile_seconds() -> float:
     """Seconds to compile (first call) one ``frl.random.normal`` draw of 4096 numbers."""
-    import frl
+    from frl import random as fr
 
     torch._dynamo.reset()
-    fn = torch.compile(lambda k: frl.random.normal(k, (4096,)), fullgraph=True)
-    return time_first_call(lambda: fn(frl.random.key(0)))
+    fn = torch.compile(lambda k: fr.normal(k, (4096,)), fullgraph=True)
+    return time_first_call(lambda: fn(fr.key(0)))
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ def frl_rows(starts: int, horizon: int) -> tuple[dict, float, float]:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     members, obs, actions = inputs(starts, horizon)
     # frl.nn.mlp's params have torch.nn.Sequential's layout: layers "0", "2", "4", each weight and bias.
@@ -83,7 +84,7 @@ def frl_rows(starts: int, horizon: int) -> tuple[dict, float, float]:
     def ensemble(params, td):
         return torch.vmap(imagine, in_dims=(0, None), randomness="error")(params, td)
 
-    td = model.reset(frl.random.key(0), start=obs)
+    td = model.reset(fr.key(0), start=obs)
     steps = MODELS * starts * horizon
     rates = {}
     compiled = torch.compile(ensemble, fullgraph=True)

@@ -177,12 +177,13 @@ def frl_update(algo: str):
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
     from frl.train import make_sac_update, make_td3_update, soft_update
 
     optimizer = frl.optim.adam(LR)
     qnet = frl.nn.q_value_operator(frl.nn.mlp(OBS + ACT, 1, num_cells=CELLS, activation="relu"))
-    k_actor, k_q = frl.random.split(frl.random.key(0))
-    qvalue = torch.vmap(qnet.init)(frl.random.split(k_q, 2))  # the twin ensemble, stacked
+    k_actor, k_q = fr.split(fr.key(0))
+    qvalue = torch.vmap(qnet.init)(fr.split(k_q, 2))  # the twin ensemble, stacked
 
     if algo == "sac":
         actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=CELLS, activation="relu"),
@@ -216,10 +217,11 @@ def frl_rows(iters: int, smoke: bool = False) -> dict:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     jit = frl.train.OffPolicyArgs(compile=True).jit()  # the examples' compile: fullgraph=True
     batch = TensorDict(random_batch(torch.Generator().manual_seed(0)), batch_size=[BATCH])
-    keys = frl.random.split(frl.random.key(1), 64)  # a fresh key per call, cycled
+    keys = fr.split(fr.key(1), 64)  # a fresh key per call, cycled
     result: dict[str, object] = {"torch": torch.__version__}
     for algo in ALGOS:
         update, start = frl_update(algo)

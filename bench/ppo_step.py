@@ -85,13 +85,14 @@ def frl_rows(iters: int) -> dict:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
     cells = (CELLS,) * DEPTH
     actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=cells, activation="tanh"),
                                        distribution="tanh_normal", action_low=-2.0, action_high=2.0)
     critic = frl.nn.value_operator(frl.nn.mlp(OBS, 1, num_cells=cells, activation="tanh"))
-    k_actor, k_critic = frl.random.split(frl.random.key(0))
+    k_actor, k_critic = fr.split(fr.key(0))
     params = TensorDict(actor=actor.init(k_actor), critic=critic.init(k_critic))
     optimizer = frl.optim.adam(LR)
     update = frl.train.make_ppo_update(actor.get_dist, critic.apply, optimizer, clip_epsilon=0.2,
