@@ -24,9 +24,10 @@ the same numbers bit for bit.
 It has good statistical quality for simulation and learning; it is not cryptographic.
 
 Example:
-    >>> key = frl.random.key(0)
-    >>> k_init, k_noise = frl.random.split(key)
-    >>> frl.random.normal(k_noise, (3,)).shape
+    >>> from frl import random as fr  # the one alias of frl.random
+    >>> key = fr.key(0)
+    >>> k_init, k_noise = fr.split(key)
+    >>> fr.normal(k_noise, (3,)).shape
     torch.Size([3])
 """
 
