@@ -105,7 +105,7 @@ def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
         return []
     r, v, nv, lr, d, term = inputs
     saved = build._state["f32"]
-    build._state["f32"] = dict(lib=None, path=None, compiled=False)
+    build._state["f32"] = {"lib": None, "path": None, "compiled": False}
     try:
         rows = []
         for op, fn in [

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import TypedDict
 
 SOURCE = Path(__file__).with_name("returns.c")
 # -O3 for the vectorizer; -march=native is safe because the library is built on the machine that
@@ -40,7 +40,7 @@ BASE_FLAGS = ["-shared", "-fPIC"]
 
 
 
-class _Loaded(NamedTuple):
+class _Loaded(TypedDict):
     lib: ctypes.CDLL | None  # the loaded library, None where it cannot be had
     path: str | None
     compiled: bool  # by this process
@@ -153,7 +153,7 @@ def library(dtype: str = "f32") -> ctypes.CDLL | None:
         with _lock:
             state = _state.get(dtype)
             if state is None:
-                if any(s.lib is None for s in _state.values()):  # no compiler: no second try, warning
+                if any(s["lib"] is None for s in _state.values()):  # no compiler: no second try, warning
                     state = _Loaded(lib=None, path=None, compiled=False)
                 else:
                     lib, path, compiled, why = _load(dtype)
@@ -162,11 +162,11 @@ def library(dtype: str = "f32") -> ctypes.CDLL | None:
                         warnings.warn(f"frl: the fused CPU kernels of frl.returns are unavailable ({why}); "
                                       f"using the slower torch implementation", RuntimeWarning, stacklevel=3)
                 _state[dtype] = state
-    return state.lib
+    return state["lib"]
 
 
 def info(dtype: str = "f32") -> dict:
     """Where ``dtype``'s library came from: ``{"available", "path", "compiled"}`` (by this process)."""
     lib = library(dtype)
     state = _state[dtype]
-    return {"available": lib is not None, "path": state.path, "compiled": state.compiled}
+    return {"available": lib is not None, "path": state["path"], "compiled": state["compiled"]}
