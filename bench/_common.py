@@ -1,9 +1,10 @@
 """Shared helpers of the benchmark scripts: timing, tables, and running a comparator elsewhere.
 
 TorchRL's C++ extension loads only with the torch release it was built for, so the comparator rows run
-in a separate interpreter (``FRL_TORCHRL_PYTHON``, default ``/work/venv-torchrl/bin/python``, a venv
-with ``torch==2.14.1 torchrl==0.14.1``). A bench script re-runs itself there with ``--torchrl`` and
-reads back one JSON line; where that interpreter does not exist, its rows are reported as missing.
+in a separate interpreter, the one the environment variable ``FRL_TORCHRL_PYTHON`` names (the
+``python`` of a venv with ``torch==2.14.1 torchrl==0.14.1``; there is no default). A bench script re-runs
+itself there with ``--torchrl`` and reads back one JSON line; where the variable is unset or names no
+file, the TorchRL rows are skipped with a message saying why.
 """
 
 from __future__ import annotations
@@ -49,16 +50,22 @@ def time_first_call(fn: Callable[[], object], device: str = "cpu") -> float:
 
 
 def torchrl_python() -> str | None:
-    path = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
-    return path if os.path.exists(path) else None
+    """The TorchRL interpreter named by ``FRL_TORCHRL_PYTHON``, or None (with a message on stderr) without one."""
+    path = os.environ.get("FRL_TORCHRL_PYTHON")
+    if not path:
+        print("[bench] FRL_TORCHRL_PYTHON is not set: the TorchRL rows are skipped (set it to the python of a "
+              "venv with torch==2.14.1 torchrl==0.14.1 to run them)", file=sys.stderr)
+        return None
+    if not os.path.exists(path):
+        print(f"[bench] FRL_TORCHRL_PYTHON={path} does not exist: the TorchRL rows are skipped", file=sys.stderr)
+        return None
+    return path
 
 
 def run_comparator(script: str, args: Sequence[str] = (), timeout: float = 900) -> dict | None:
     """Run ``script --torchrl *args`` in the TorchRL interpreter; return the JSON it printed last."""
     python = torchrl_python()
-    if python is None:
-        print(f"[bench] TorchRL interpreter not found (set FRL_TORCHRL_PYTHON): its rows are skipped",
-              file=sys.stderr)
+    if python is None:  # torchrl_python said why
         return None
     env = dict(os.environ, PYTHONPATH="")
     proc = subprocess.run([python, script, "--torchrl", *args], capture_output=True, text=True,
@@ -82,10 +89,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
     cells = [[fmt(x) for x in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for r in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def machine_line() -> str:

@@ -20,6 +20,7 @@ rate over each row's.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -34,11 +35,12 @@ ID = "CartPole-v1"
 
 def frl_rows(n_envs: int, steps: int, host_frames: int) -> tuple[dict, dict]:
     import frl
+    from frl import random as fr
     from frl.collectors import SyncCollector
 
     env = frl.envs.make(ID)
     actor = frl.nn.probabilistic_actor(frl.nn.mlp(4, 2), "categorical")
-    params = actor.init(frl.random.key(0))
+    params = actor.init(fr.key(0))
     rates, compile_s = {}, {}
     for policy_name, policy, p in (("random policy", None, None), ("MLP actor", actor, params)):
         for compiled in (True, False):
@@ -63,12 +65,13 @@ def frl_rows(n_envs: int, steps: int, host_frames: int) -> tuple[dict, dict]:
 
 def torchrl_rows(frames: int) -> dict:
     """Runs in the TorchRL interpreter: SyncDataCollector frames per second with a random policy."""
-    from torchrl.envs import GymEnv, SerialEnv
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.envs import GymEnv, SerialEnv  # pyright: ignore[reportMissingImports]
 
     try:
-        from torchrl.collectors import SyncDataCollector
+        from torchrl.collectors import SyncDataCollector  # pyright: ignore[reportMissingImports]
     except ImportError:  # newer TorchRL names it Collector
-        from torchrl.collectors import Collector as SyncDataCollector
+        from torchrl.collectors import Collector as SyncDataCollector  # pyright: ignore[reportMissingImports]
 
     out = {}
     for name, make in (("TorchRL SyncDataCollector, GymEnv, 1 env", lambda: GymEnv(ID)),
@@ -79,7 +82,7 @@ def torchrl_rows(frames: int) -> dict:
         collector = SyncDataCollector(env, None, frames_per_batch=frames, total_frames=-1)
         it = iter(collector)
         next(it)  # warm-up
-        out[name] = frames / time_call(lambda: next(it), warmup=1, iters=1, repeats=3)
+        out[name] = frames / time_call(functools.partial(next, it), warmup=1, iters=1, repeats=3)
         collector.shutdown()
     return out
 

@@ -29,6 +29,7 @@ Timings are medians of repeated runs after warm-up; the ratio column is frl's ra
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def gym_rows(steps: int) -> dict:
         env.reset(seed=0)
         env.action_space.seed(0)
 
-        def run_single():
+        def run_single(env=env):  # env bound now: a closure would read the loop variable when called
             for _ in range(steps):
                 _, _, term, trunc, _ = env.step(env.action_space.sample())
                 if term or trunc:
@@ -63,11 +64,11 @@ def gym_rows(steps: int) -> dict:
 
         out[(id, "gymnasium, 1 env, Python loop")] = steps / time_call(run_single, warmup=1, iters=1, repeats=3)
         n = 64
-        venv = gym.vector.SyncVectorEnv([lambda: gym.make(id) for _ in range(n)])  # autoresets itself
+        venv = gym.vector.SyncVectorEnv([functools.partial(gym.make, id) for _ in range(n)])  # autoresets itself
         venv.reset(seed=0)
         venv.action_space.seed(0)
 
-        def run_vector():
+        def run_vector(venv=venv, n=n):
             for _ in range(steps // n):
                 venv.step(venv.action_space.sample())
 
@@ -78,14 +79,15 @@ def gym_rows(steps: int) -> dict:
 
 def torchrl_rows(steps: int) -> dict:
     """Runs in the TorchRL interpreter: GymEnv(id).rollout with random actions, steps per second."""
-    from torchrl.envs import GymEnv
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.envs import GymEnv  # pyright: ignore[reportMissingImports]
 
     out = {}
     for id in IDS:
         env = GymEnv(id)
         env.set_seed(0)
 
-        def run():
+        def run(env=env):
             env.rollout(steps, break_when_any_done=False)
 
         out[f"{id}|TorchRL GymEnv, 1 env, rollout"] = steps / time_call(run, warmup=1, iters=1, repeats=3)
@@ -107,7 +109,7 @@ def frl_rows(sizes: Sequence[int], steps: int, no_tiling_heuristics: bool = Fals
     for id in IDS:
         env = envs.make(id)
 
-        def step(td):
+        def step(td, env=env):
             return envs.step_and_reset(env, envs.random_action(env, td))[1]
 
         for n_envs in sizes:
@@ -124,10 +126,10 @@ def frl_rows(sizes: Sequence[int], steps: int, no_tiling_heuristics: bool = Fals
                 state = [env.reset(seed=0, batch_size=(n_envs,))]
                 if fn is None:
                     torch._dynamo.reset()
-                    fn = torch.compile(lambda td: step(td), fullgraph=True, dynamic=False, options=options)
-                    compile_s[(id, n_envs, name)] = time_first_call(lambda: fn(state[0]))
+                    fn = torch.compile(step, fullgraph=True, dynamic=False, options=options)
+                    compile_s[(id, n_envs, name)] = time_first_call(lambda fn=fn, state=state: fn(state[0]))
 
-                def run():
+                def run(fn=fn, state=state):
                     td = state[0]
                     for _ in range(steps):
                         td = fn(td)
@@ -141,11 +143,11 @@ def frl_rows(sizes: Sequence[int], steps: int, no_tiling_heuristics: bool = Fals
 
 def random_compile_seconds() -> float:
     """Seconds to compile (first call) one ``frl.random.normal`` draw of 4096 numbers."""
-    import frl
+    from frl import random as fr
 
     torch._dynamo.reset()
-    fn = torch.compile(lambda k: frl.random.normal(k, (4096,)), fullgraph=True)
-    return time_first_call(lambda: fn(frl.random.key(0)))
+    fn = torch.compile(lambda k: fr.normal(k, (4096,)), fullgraph=True)
+    return time_first_call(lambda: fn(fr.key(0)))
 
 
 def main() -> None:

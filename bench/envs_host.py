@@ -143,7 +143,8 @@ def frl_runners(steps: int, n: int):
 
     env = envs.GymEnv(ID)
     short = max(steps // 10, 1)  # the random policy is slow in eager mode: time fewer steps
-    runners = [("single|frl GymEnv, step + auto_reset", _frl_loop(env, list(torch.from_numpy(_pendulum_actions(steps)))), steps),
+    acts = list(torch.from_numpy(_pendulum_actions(steps)))
+    runners = [("single|frl GymEnv, step + auto_reset", _frl_loop(env, acts), steps),
                ("single|frl GymEnv, rollout(policy=None) (frl.random policy)",
                 lambda: envs.rollout(env, None, env.reset(seed=0), short), short)]
     vacts = list(torch.from_numpy(_pendulum_actions(steps // n, (n,))))
@@ -161,7 +162,8 @@ def frl_runners(steps: int, n: int):
 # ---- TorchRL (runs in its own interpreter) --------------------------------------------------------
 
 def torchrl_runners(steps: int, n: int):
-    from torchrl.envs import GymEnv, ParallelEnv, SerialEnv
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.envs import GymEnv, ParallelEnv, SerialEnv  # pyright: ignore[reportMissingImports]
 
     def loop(env, acts):
         env.set_seed(0)
@@ -177,8 +179,10 @@ def torchrl_runners(steps: int, n: int):
         return run
 
     env = GymEnv(ID)
-    runners = [("single|TorchRL GymEnv, step_and_maybe_reset", loop(env, list(torch.from_numpy(_pendulum_actions(steps)))), steps),
-               ("single|TorchRL GymEnv, rollout (random policy)", lambda: env.rollout(steps, break_when_any_done=False), steps)]
+    acts = list(torch.from_numpy(_pendulum_actions(steps)))
+    runners = [("single|TorchRL GymEnv, step_and_maybe_reset", loop(env, acts), steps),
+               ("single|TorchRL GymEnv, rollout (random policy)",
+                lambda: env.rollout(steps, break_when_any_done=False), steps)]
     vacts = list(torch.from_numpy(_pendulum_actions(steps // n, (n,))))
     venvs = []
     for name, cls in (("SerialEnv", SerialEnv), ("ParallelEnv", ParallelEnv)):

@@ -58,10 +58,11 @@ def reward(obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     return -(theta**2 + 0.1 * obs[..., 2] ** 2 + 0.001 * action[..., 0] ** 2)
 
 
-def frl_rows(starts: int, horizon: int) -> tuple[dict, float]:
+def frl_rows(starts: int, horizon: int) -> tuple[dict, float, float]:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     members, obs, actions = inputs(starts, horizon)
     # frl.nn.mlp's params have torch.nn.Sequential's layout: layers "0", "2", "4", each weight and bias.
@@ -83,7 +84,7 @@ def frl_rows(starts: int, horizon: int) -> tuple[dict, float]:
     def ensemble(params, td):
         return torch.vmap(imagine, in_dims=(0, None), randomness="error")(params, td)
 
-    td = model.reset(frl.random.key(0), start=obs)
+    td = model.reset(fr.key(0), start=obs)
     steps = MODELS * starts * horizon
     rates = {}
     compiled = torch.compile(ensemble, fullgraph=True)
@@ -110,9 +111,11 @@ def torchrl_rows(starts: int, horizon: int) -> dict:
     """TorchRL's ModelBasedEnvBase over the same network, one member at a time (run in TorchRL's venv)."""
     from tensordict import TensorDict
     from tensordict.nn import TensorDictModule
-    from torchrl.data import Bounded, Composite, Unbounded
-    from torchrl.envs.model_based import ModelBasedEnvBase
-    from torchrl.modules import WorldModelWrapper
+
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.data import Bounded, Composite, Unbounded  # pyright: ignore[reportMissingImports]
+    from torchrl.envs.model_based import ModelBasedEnvBase  # pyright: ignore[reportMissingImports]
+    from torchrl.modules import WorldModelWrapper  # pyright: ignore[reportMissingImports]
 
     members, obs, actions = inputs(starts, horizon)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import os
 import shutil
 import sys
@@ -83,9 +84,18 @@ def torchrl_rows(iters: int) -> dict:
     """TorchRL's SACLoss / TD3Loss + torch.optim.Adam + SoftUpdate, eager and compiled."""
     from tensordict import TensorDict
     from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequential
-    from torchrl.data import Bounded
-    from torchrl.modules import MLP, Actor, ProbabilisticActor, TanhModule, TanhNormal, ValueOperator
-    from torchrl.objectives import SACLoss, SoftUpdate, TD3Loss
+
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.data import Bounded  # pyright: ignore[reportMissingImports]
+    from torchrl.modules import (  # pyright: ignore[reportMissingImports]
+        MLP,
+        Actor,
+        ProbabilisticActor,
+        TanhModule,
+        TanhNormal,
+        ValueOperator,
+    )
+    from torchrl.objectives import SACLoss, SoftUpdate, TD3Loss  # pyright: ignore[reportMissingImports]
 
     torch.manual_seed(0)
     spec = Bounded(LOW, HIGH, shape=(ACT,))
@@ -115,42 +125,44 @@ def torchrl_rows(iters: int) -> dict:
         # Targets are buffers of the loss module, not parameters: Adam steps only what learns.
         return loss_fn, SoftUpdate(loss_fn, tau=TAU), torch.optim.Adam(loss_fn.parameters(), lr=LR)
 
-    result = {"torch": torch.__version__}
-    for algo in ALGOS:
+    def measure(algo: str) -> dict:
         loss_fn, target_updater, optim = build(algo)
         terms = [k for k in ("loss_actor", "loss_qvalue", "loss_alpha") if algo == "sac" or k != "loss_alpha"]
 
         def update(td):  # sota-implementations/sac/sac.py's update; TD3 steps its actor every call
             out = loss_fn(td)
-            sum(out[k] for k in terms).backward()
+            loss = out[terms[0]]
+            for k in terms[1:]:
+                loss = loss + out[k]
+            loss.backward()
             optim.step()
             optim.zero_grad(set_to_none=True)
             target_updater.step()
             return out.detach()
 
-        fullgraph = True
-
-        def make(compile_fn, update=update):
+        def make(compile_fn):
             fn = update if compile_fn is None else compile_fn(update)
             return lambda: fn(batch)
 
-        def compile_fn(f):
-            return torch.compile(f, fullgraph=fullgraph)
-
-        row = {"eager_ms": time_call(make(None), iters=iters) * 1e3}
+        row: dict[str, object] = {"eager_ms": time_call(make(None), iters=iters) * 1e3}
         torch._dynamo.reset()  # the other algorithm's compiled update shares this code object: start clean
+        fullgraph = True
         try:
-            step = make(compile_fn)
+            step = make(functools.partial(torch.compile, fullgraph=True))
             row["compile_s"] = time_first_call(step)
         except Exception as e:  # noqa: BLE001 - dynamo's graph-break error: retry without fullgraph
             torch._dynamo.reset()
             row["fullgraph_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
             fullgraph = False
-            step = make(compile_fn)
+            step = make(functools.partial(torch.compile, fullgraph=False))
             row["compile_s"] = time_first_call(step)
         row["compiled_ms"] = time_call(step, iters=iters) * 1e3
         row["fullgraph"] = fullgraph
-        result[algo] = row
+        return row
+
+    result: dict[str, object] = {"torch": torch.__version__}
+    for algo in ALGOS:
+        result[algo] = measure(algo)
     return result
 
 
@@ -165,12 +177,13 @@ def frl_update(algo: str):
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
     from frl.train import make_sac_update, make_td3_update, soft_update
 
     optimizer = frl.optim.adam(LR)
     qnet = frl.nn.q_value_operator(frl.nn.mlp(OBS + ACT, 1, num_cells=CELLS, activation="relu"))
-    k_actor, k_q = frl.random.split(frl.random.key(0))
-    qvalue = torch.vmap(qnet.init)(frl.random.split(k_q, 2))  # the twin ensemble, stacked
+    k_actor, k_q = fr.split(fr.key(0))
+    qvalue = torch.vmap(qnet.init)(fr.split(k_q, 2))  # the twin ensemble, stacked
 
     if algo == "sac":
         actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=CELLS, activation="relu"),
@@ -204,11 +217,12 @@ def frl_rows(iters: int, smoke: bool = False) -> dict:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     jit = frl.train.OffPolicyArgs(compile=True).jit()  # the examples' compile: fullgraph=True
     batch = TensorDict(random_batch(torch.Generator().manual_seed(0)), batch_size=[BATCH])
-    keys = frl.random.split(frl.random.key(1), 64)  # a fresh key per call, cycled
-    result = {"torch": torch.__version__}
+    keys = fr.split(fr.key(1), 64)  # a fresh key per call, cycled
+    result: dict[str, object] = {"torch": torch.__version__}
     for algo in ALGOS:
         update, start = frl_update(algo)
 
@@ -256,12 +270,13 @@ def main() -> None:
         if theirs:
             other = theirs[algo]
             rows.append([f"{algo.upper()} TorchRL {names[algo]}", theirs["torch"], other["eager_ms"],
-                         other["compiled_ms"], other["compile_s"], "fullgraph" if other["fullgraph"] else "graph breaks"])
+                         other["compiled_ms"], other["compile_s"],
+                         "fullgraph" if other["fullgraph"] else "graph breaks"])
             rows.append([f"{algo.upper()} ratio frl/TorchRL", "", mine["eager_ms"] / other["eager_ms"],
                          mine["compiled_ms"] / other["compiled_ms"], mine["compile_s"] / other["compile_s"], ""])
             if not other["fullgraph"]:
-                notes.append(f"TorchRL {names[algo]}: torch.compile(fullgraph=True) failed ({other['fullgraph_error']}); "
-                             "its compiled row is torch.compile without fullgraph")
+                notes.append(f"TorchRL {names[algo]}: torch.compile(fullgraph=True) failed "
+                             f"({other['fullgraph_error']}); its compiled row is torch.compile without fullgraph")
     print_table(["", "torch", "eager ms", "compiled ms", "compile s", "compile"], rows)
     for note in notes:
         print(note)

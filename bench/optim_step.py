@@ -56,6 +56,7 @@ def main() -> None:
     net = torch.nn.ModuleDict({"actor": mlp(OBS, 2 * ACT), "critic": mlp(OBS, 1)}).to(dev)
     params = TensorDict.from_module(net).detach().clone()
     grads = params.apply(lambda p: torch.randn_like(p) * 1e-2)
+    assert grads is not None  # apply returns None only when it works in place (inplace=True)
     n_tensors = len(params.keys(include_nested=True, leaves_only=True))
     n_params = sum(p.numel() for p in net.parameters())
     print(f"# {machine_line()}, device {dev}")
@@ -64,7 +65,8 @@ def main() -> None:
 
     rows = []
     # --- torch.optim --------------------------------------------------------------------------
-    for p, g in zip(net.parameters(), grads.values(include_nested=True, leaves_only=True)):
+    for p, g in zip(net.parameters(), grads.values(include_nested=True, leaves_only=True), strict=True):
+        assert isinstance(g, torch.Tensor)  # leaves_only: every value is a tensor
         p.grad = g.clone()
     torch_ms = {}
     for label, foreach in [("torch.optim.Adam(foreach=True)", True), ("torch.optim.Adam (default)", None)]:

@@ -1,11 +1,12 @@
 """One PPO update (loss, gradients, Adam step): frl against TorchRL's ClipPPOLoss and against a plain
-torch.func update with no library (the floor REFERENCE.md quotes), in one run.
+torch.func update with no library (the floor the README's Benchmarks section quotes), in one run.
 
 The network is TorchRL's README PPO network: actor and critic MLPs with 3 hidden layers of 128 and
 tanh, observation dim 3, action dim 1 (Pendulum), a TanhNormal policy, a batch of 256 transitions,
 Adam. Both sides compute the clipped surrogate, the smooth-L1 critic loss and an entropy bonus;
 TanhNormal has no closed-form entropy, so TorchRL draws a one-sample Monte-Carlo estimate and frl
-integrates it with a 24-point Gauss-Hermite rule (deterministic, and no cheaper to compute).
+integrates it with a 48-point Gauss-Hermite rule (deterministic, and no cheaper to compute; see
+`frl/nn/distributions.py`).
 
     python bench/ppo_step.py            # frl rows here, TorchRL rows in FRL_TORCHRL_PYTHON
 
@@ -40,8 +41,10 @@ def torchrl_rows(iters: int) -> dict:
     """Runs in the TorchRL interpreter: TorchRL's ClipPPOLoss + torch.optim.Adam, eager and compiled."""
     from tensordict import TensorDict
     from tensordict.nn import NormalParamExtractor, TensorDictModule
-    from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator
-    from torchrl.objectives import ClipPPOLoss
+
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.modules import MLP, ProbabilisticActor, TanhNormal, ValueOperator  # pyright: ignore[reportMissingImports]
+    from torchrl.objectives import ClipPPOLoss  # pyright: ignore[reportMissingImports]
 
     torch.manual_seed(0)
     torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
@@ -69,7 +72,7 @@ def torchrl_rows(iters: int) -> dict:
         optim.zero_grad(set_to_none=True)
         return out.detach()
 
-    result = {"eager_ms": time_call(lambda: update(td), iters=iters) * 1e3}
+    result: dict[str, float | str] = {"eager_ms": time_call(lambda: update(td), iters=iters) * 1e3}
     compiled = torch.compile(update)
     result["compile_s"] = time_first_call(lambda: compiled(td))
     result["compiled_ms"] = time_call(lambda: compiled(td), iters=iters) * 1e3
@@ -82,13 +85,14 @@ def frl_rows(iters: int) -> dict:
     from tensordict import TensorDict
 
     import frl
+    from frl import random as fr
 
     torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
     cells = (CELLS,) * DEPTH
     actor = frl.nn.probabilistic_actor(frl.nn.mlp(OBS, 2 * ACT, num_cells=cells, activation="tanh"),
                                        distribution="tanh_normal", action_low=-2.0, action_high=2.0)
     critic = frl.nn.value_operator(frl.nn.mlp(OBS, 1, num_cells=cells, activation="tanh"))
-    k_actor, k_critic = frl.random.split(frl.random.key(0))
+    k_actor, k_critic = fr.split(fr.key(0))
     params = TensorDict(actor=actor.init(k_actor), critic=critic.init(k_critic))
     optimizer = frl.optim.adam(LR)
     update = frl.train.make_ppo_update(actor.get_dist, critic.apply, optimizer, clip_epsilon=0.2,
@@ -100,7 +104,7 @@ def frl_rows(iters: int) -> dict:
         state["params"], state["opt"], metrics = fn(state["params"], state["opt"], batch)
         return metrics
 
-    result = {"eager_ms": time_call(lambda: step(update), iters=iters) * 1e3}
+    result: dict[str, float | str] = {"eager_ms": time_call(lambda: step(update), iters=iters) * 1e3}
     compiled = torch.compile(update, fullgraph=True)
     result["compile_s"] = time_first_call(lambda: step(compiled))
     result["compiled_ms"] = time_call(lambda: step(compiled), iters=iters) * 1e3
@@ -109,18 +113,19 @@ def frl_rows(iters: int) -> dict:
 
 
 def plain_rows(iters: int) -> dict:
-    """The floor REFERENCE.md quotes: a plain torch.func PPO update with no library, eager and compiled.
+    """The floor the README quotes: a plain torch.func PPO update with no library, eager and compiled.
 
     The same networks, batch and optimizer, written directly: ``torch.func.functional_call`` on
     ``torch.nn.Sequential`` MLPs, the TanhNormal log-density of the stored action, the clipped
     surrogate, the smooth-L1 critic loss, and Adam as six tensor expressions per leaf. Its entropy
-    bonus is the pre-tanh Gaussian's closed form (cheaper than frl's 24-point quadrature of the
+    bonus is the pre-tanh Gaussian's closed form (cheaper than frl's 48-point quadrature of the
     TanhNormal's entropy), so it does slightly less work than frl's update.
     """
     import math
 
     from torch.func import functional_call, grad_and_value
-    from torch.utils import _pytree as pytree
+
+    from frl._compat import pytree
 
     torch.manual_seed(0)
     torch.set_num_threads(int(os.environ.get("FRL_BENCH_THREADS", torch.get_num_threads())))
@@ -155,10 +160,10 @@ def plain_rows(iters: int) -> dict:
         g, _ = grad_and_value(loss)(p, b)
         t = t + 1
         p_l, g_l, m_l, v_l = (pytree.tree_leaves(x) for x in (p, g, m, v))
-        m = [0.9 * mi + 0.1 * gi for mi, gi in zip(m_l, g_l)]
-        v = [0.999 * vi + 0.001 * gi * gi for vi, gi in zip(v_l, g_l)]
+        m = [0.9 * mi + 0.1 * gi for mi, gi in zip(m_l, g_l, strict=True)]
+        v = [0.999 * vi + 0.001 * gi * gi for vi, gi in zip(v_l, g_l, strict=True)]
         new = [pi - LR * (mi / (1 - 0.9 ** t)) / ((vi / (1 - 0.999 ** t)).sqrt() + 1e-8)
-               for pi, mi, vi in zip(p_l, m, v)]
+               for pi, mi, vi in zip(p_l, m, v, strict=True)]
         spec = pytree.tree_structure(p)
         return (*(pytree.tree_unflatten(x, spec) for x in (new, m, v)), t)
 

@@ -11,7 +11,7 @@ compiler is available). The cold first call (an empty kernel cache, so it includ
 measured at the end in a fresh process.
 
 TorchRL lives in its own virtual environment: its rows run in a subprocess with the interpreter named
-by FRL_TORCHRL_PYTHON (default /work/venv-torchrl/bin/python, skipped if absent), on inputs built from
+by FRL_TORCHRL_PYTHON (no default: skipped, with a message, when it is unset), on inputs built from
 the same seed. Every timing is the best of several calls after a warm-up call, whose time is printed
 separately as the first call (compile time, for the compiled loop). Bytes moved count each input read
 once and each output written once (float32 values, 1-byte bools); GB/s is compared with the copy
@@ -21,6 +21,7 @@ bandwidth measured in this run (``dst.copy_(src)`` on 256 MiB buffers, read + wr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -77,9 +78,10 @@ def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "f
         r, v, nv, lr, d, term = (x[k] for k in ("reward", "value", "next_value", "log_rho", "done",
                                                 "terminated"))
         for op, fn in [
-            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+            # partial binds this size's tensors now (a lambda would read the loop variables when called).
+            ("gae", functools.partial(R.gae, r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", functools.partial(R.td_lambda_return, r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", functools.partial(R.vtrace, r, v, nv, lr, d, term, gamma=GAMMA)),
         ]:
             first, best = timeit(fn)
             rows.append(dict(op=op, B=B, T=T, impl=label, first=first, best=best))
@@ -88,7 +90,7 @@ def frl_rows(sizes, compile_max_T: int, root: str | None = None, label: str = "f
         if T <= compile_max_T:
             torch._dynamo.reset()
             loop = torch.compile(_unrolled_gae)
-            first, best = timeit(lambda: loop(r, v, nv, d, term))
+            first, best = timeit(functools.partial(loop, r, v, nv, d, term))
             rows.append(dict(op="gae", B=B, T=T, impl="torch.compile unrolled loop", first=first, best=best))
     return rows
 
@@ -103,13 +105,14 @@ def _torch_fallback_rows(R, B, T, inputs, label) -> list[dict]:
         return []
     r, v, nv, lr, d, term = inputs
     saved = build._state["f32"]
-    build._state["f32"] = dict(lib=None, path=None, compiled=False)
+    build._state["f32"] = {"lib": None, "path": None, "compiled": False}
     try:
         rows = []
         for op, fn in [
-            ("gae", lambda: R.gae(r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("td_lambda", lambda: R.td_lambda_return(r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
-            ("vtrace", lambda: R.vtrace(r, v, nv, lr, d, term, gamma=GAMMA)),
+            # partial binds this size's tensors now (a lambda would read the loop variables when called).
+            ("gae", functools.partial(R.gae, r, v, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("td_lambda", functools.partial(R.td_lambda_return, r, nv, d, term, gamma=GAMMA, lmbda=LMBDA)),
+            ("vtrace", functools.partial(R.vtrace, r, v, nv, lr, d, term, gamma=GAMMA)),
         ]:
             first, best = timeit(fn)
             rows.append(dict(op=op, B=B, T=T, impl="frl, torch scan (no C compiler)", first=first, best=best))
@@ -172,7 +175,8 @@ def _unrolled_gae(r, v, nv, d, term):
 
 
 def torchrl_worker(sizes) -> None:
-    from torchrl.objectives.value.functional import (
+    # TorchRL is installed only in FRL_TORCHRL_PYTHON's interpreter, where this function runs.
+    from torchrl.objectives.value.functional import (  # pyright: ignore[reportMissingImports]
         generalized_advantage_estimate,
         td_lambda_return_estimate,
         vec_generalized_advantage_estimate,
@@ -185,13 +189,13 @@ def torchrl_worker(sizes) -> None:
                                                 "terminated"))
         for op, impl, fn in [
             ("gae", "TorchRL generalized_advantage_estimate",
-             lambda: generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+             functools.partial(generalized_advantage_estimate, GAMMA, LMBDA, v, nv, r, d, term)),
             ("gae", "TorchRL vec_generalized_advantage_estimate",
-             lambda: vec_generalized_advantage_estimate(GAMMA, LMBDA, v, nv, r, d, term)),
+             functools.partial(vec_generalized_advantage_estimate, GAMMA, LMBDA, v, nv, r, d, term)),
             ("td_lambda", "TorchRL td_lambda_return_estimate",
-             lambda: td_lambda_return_estimate(GAMMA, LMBDA, nv, r, d, term)),
+             functools.partial(td_lambda_return_estimate, GAMMA, LMBDA, nv, r, d, term)),
             ("vtrace", "TorchRL vtrace_advantage_estimate",
-             lambda: vtrace_advantage_estimate(GAMMA, lr, torch.zeros_like(lr), v, nv, r, d, term)),
+             functools.partial(vtrace_advantage_estimate, GAMMA, lr, torch.zeros_like(lr), v, nv, r, d, term)),
         ]:
             first, best = timeit(fn, budget_s=0.3)
             print(json.dumps(dict(op=op, B=B, T=T, impl=impl, first=first, best=best)), flush=True)
@@ -209,9 +213,12 @@ def baseline_rows(root: str, sizes, threads: int) -> list[dict]:
 
 
 def torchrl_rows(sizes, threads: int) -> tuple[list[dict], str]:
-    python = os.environ.get("FRL_TORCHRL_PYTHON", "/work/venv-torchrl/bin/python")
+    python = os.environ.get("FRL_TORCHRL_PYTHON")
+    if not python:
+        return [], ("TorchRL rows skipped: FRL_TORCHRL_PYTHON is not set (set it to the python of a venv with "
+                    "torchrl to run them)")
     if not os.path.exists(python):
-        return [], f"TorchRL rows skipped: {python} not found (set FRL_TORCHRL_PYTHON)"
+        return [], f"TorchRL rows skipped: FRL_TORCHRL_PYTHON={python} does not exist"
     cmd = [python, os.path.abspath(__file__), "--torchrl-worker", "--threads", str(threads),
            "--sizes", json.dumps(sizes)]
     proc = subprocess.run(cmd, capture_output=True, text=True)

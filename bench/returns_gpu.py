@@ -13,7 +13,7 @@ Rows, for each (B, T) of bench/returns.py and B x T float32 inputs in TorchRL's 
   issue asks that the kernel be no slower there than alone;
 - ``torch.compile unrolled loop`` (up to ``--compile-max-T``; its compile time grows with T);
 - TorchRL's ``vec_generalized_advantage_estimate`` and ``generalized_advantage_estimate`` on the GPU,
-  when torchrl imports (on a bare GPU machine, carry its wheel: see /work/.library/device/README.md).
+  when torchrl imports (on a bare GPU machine, install its wheel there first).
 
 Bytes moved count each input read once and each output written once; GB/s is compared with the
 device-to-device copy bandwidth measured in this run (``dst.copy_(src)`` on 1 GiB, read + write).
@@ -24,6 +24,7 @@ call (compile time for the compiled rows) is printed separately.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -72,9 +73,10 @@ def main(argv=None) -> None:
     for B, T in sizes:
         x = {k: t.to(device) for k, t in make_inputs(B, T).items()}
         r, v, nv, lr, d, term = (x[k] for k in ("reward", "value", "next_value", "log_rho", "done", "terminated"))
-        row("gae", B, T, estimators.label, lambda: estimators.gae(r, v, nv, d, term))
-        row("td_lambda", B, T, estimators.label, lambda: estimators.td_lambda(r, nv, d, term))
-        row("vtrace", B, T, estimators.label, lambda: estimators.vtrace(r, v, nv, lr, d, term))
+        # partial binds this size's tensors now (a lambda would read the loop variables when called).
+        row("gae", B, T, estimators.label, functools.partial(estimators.gae, r, v, nv, d, term))
+        row("td_lambda", B, T, estimators.label, functools.partial(estimators.td_lambda, r, nv, d, term))
+        row("vtrace", B, T, estimators.label, functools.partial(estimators.vtrace, r, v, nv, lr, d, term))
 
         E = args.members
         ens = [t.reshape(E, B // E, T, 1) for t in (r, v, nv, d, term)]
@@ -84,26 +86,27 @@ def main(argv=None) -> None:
 
         if args.smoke:  # interpreted kernels cannot run inside a compiled graph: vmap alone
             vstep = torch.vmap(step)
-            row("gae", B, T, f"{estimators.label}, vmapped step ({E} members)", lambda: vstep(*ens))
+            row("gae", B, T, f"{estimators.label}, vmapped step ({E} members)", functools.partial(vstep, *ens))
             continue
         torch._dynamo.reset()
         vstep = torch.compile(torch.vmap(step), fullgraph=True)
-        row("gae", B, T, f"{estimators.label}, compiled vmapped step ({E} members)", lambda: vstep(*ens),
-            compiled=True)
+        row("gae", B, T, f"{estimators.label}, compiled vmapped step ({E} members)",
+            functools.partial(vstep, *ens), compiled=True)
         if T <= args.compile_max_T:
             torch._dynamo.reset()
             loop = torch.compile(_unrolled_gae)
-            row("gae", B, T, "torch.compile unrolled loop", lambda: loop(r, v, nv, d, term), compiled=True)
+            row("gae", B, T, "torch.compile unrolled loop", functools.partial(loop, r, v, nv, d, term),
+                compiled=True)
         if torchrl is not None:
             gae_loop, gae_vec = torchrl
             kw = dict(gamma=GAMMA, lmbda=LMBDA, state_value=v, next_state_value=nv, reward=r, done=d,
                       terminated=term, time_dim=-2)
-            row("gae", B, T, "TorchRL vec_generalized_advantage_estimate", lambda: gae_vec(**kw))
-            row("gae", B, T, "TorchRL generalized_advantage_estimate", lambda: gae_loop(**kw))
+            row("gae", B, T, "TorchRL vec_generalized_advantage_estimate", functools.partial(gae_vec, **kw))
+            row("gae", B, T, "TorchRL generalized_advantage_estimate", functools.partial(gae_loop, **kw))
 
-    print(f"torch {torch.__version__}, device "
-          f"{torch.cuda.get_device_name() if device == 'cuda' else 'cpu (Triton interpreter, smoke run)'}; "
-          f"copy bandwidth {bandwidth / 1e9:.0f} GB/s; TorchRL {'found' if torchrl else 'not importable: rows skipped'}")
+    where = torch.cuda.get_device_name() if device == 'cuda' else 'cpu (Triton interpreter, smoke run)'
+    print(f"torch {torch.__version__}, device {where}; copy bandwidth {bandwidth / 1e9:.0f} GB/s; "
+          f"TorchRL {'found' if torchrl else 'not importable: rows skipped'}")
     _print_table(rows, bandwidth, BYTES, estimators.label)
 
 
@@ -152,7 +155,8 @@ def _estimators(torch, device: str) -> _Estimators:
 
 def _torchrl():
     try:
-        from torchrl.objectives.value.functional import (
+        # Optional: absent where torchrl is not installed (the ImportError below skips its rows).
+        from torchrl.objectives.value.functional import (  # pyright: ignore[reportMissingImports]
             generalized_advantage_estimate,
             vec_generalized_advantage_estimate,
         )

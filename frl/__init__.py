@@ -9,4 +9,7 @@ from frl._checks import set_value_checks, value_checks_enabled
 
 __version__ = "0.1.0"
 
-__all__ = ["buffers", "collectors", "envs", "nn", "objectives", "optim", "random", "returns", "train", "tree", "set_value_checks", "value_checks_enabled", "__version__"]
+__all__ = [
+    "buffers", "collectors", "envs", "nn", "objectives", "optim", "random", "returns", "train", "tree",
+    "set_value_checks", "value_checks_enabled", "__version__",
+]

@@ -24,9 +24,10 @@ the same numbers bit for bit.
 It has good statistical quality for simulation and learning; it is not cryptographic.
 
 Example:
-    >>> key = frl.random.key(0)
-    >>> k_init, k_noise = frl.random.split(key)
-    >>> frl.random.normal(k_noise, (3,)).shape
+    >>> from frl import random as fr  # the one alias of frl.random
+    >>> key = fr.key(0)
+    >>> k_init, k_noise = fr.split(key)
+    >>> fr.normal(k_noise, (3,)).shape
     torch.Size([3])
 """
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -112,10 +114,11 @@ def _hash32(x: torch.Tensor | int) -> torch.Tensor | int:
     return x ^ ((x >> 15) & 0x1FFFF)
 
 
-def _permute(k0, k1, lo, hi):
+def _permute(k0, k1, lo, hi) -> tuple[Any, Any]:
     """Keyed permutation of the 64-bit block (lo, hi): 4 Feistel rounds with round keys from (k0, k1).
 
-    All arguments are int32 tensors or Python ints in int32 range (at least one of k0 / hi a tensor).
+    The arguments are tensors in `_lanes` or Python ints (ints only on the host path, `_words_on_host`);
+    the two words returned are tensors where any argument is one, ints otherwise.
     """
     round_keys = (k0, k1, k0 ^ _ROUND_SALT, k1 ^ _ROUND_SALT)
     left, right = lo, hi
@@ -197,10 +200,11 @@ def _on_host(k: torch.Tensor, n: int) -> bool:
     values: one action for one host env took ~300 us. The same words from Python ints take ~10 us.
     """
     return (n <= _HOST_MAX and k.dim() == 1 and k.device.type == "cpu" and not torch.compiler.is_compiling()
-            and not torch._C._functorch.is_functorch_wrapped_tensor(k))
+            # torch._C's type stubs omit _functorch, which exists at run time.
+            and not torch._C._functorch.is_functorch_wrapped_tensor(k))  # pyright: ignore[reportAttributeAccessIssue]
 
 
-def _words_on_host(k: torch.Tensor, n: int, domain: int):
+def _words_on_host(k: torch.Tensor, n: int, domain: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`_words` of one CPU key, computed with Python ints (the eager int64 arithmetic, bit for bit)."""
     k0, k1 = k.tolist()
     pairs = [_permute(k0, k1, c, domain & _MASK) for c in range(n)]
@@ -208,7 +212,10 @@ def _words_on_host(k: torch.Tensor, n: int, domain: int):
             torch.tensor([p[1] for p in pairs], dtype=torch.int64))
 
 
-def _words(k: torch.Tensor, n: int, domain: int):
+_Words = tuple[torch.Tensor, torch.Tensor] | tuple[list[torch.Tensor], list[torch.Tensor]]
+
+
+def _words(k: torch.Tensor, n: int, domain: int) -> _Words:
     """Two independent 32-bit words (in `_lanes`) for each of the counters 0..n-1 of ``k`` in ``domain``.
 
     Returns ``(w0, w1)``: two lists of ``n`` tensors of the key's shape when compiling and
@@ -230,7 +237,7 @@ def _words(k: torch.Tensor, n: int, domain: int):
     return _permute(k0, k1, counter, domain)
 
 
-def _stack(words) -> torch.Tensor:
+def _stack(words: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(words, dim=-1) if isinstance(words, list) else words
 
 
@@ -246,9 +253,10 @@ def split(k: torch.Tensor, num: int = 2) -> torch.Tensor:
     """
     _check_key("frl.random.split", k)
     w0, w1 = _words(k, num, _SPLIT)
-    if isinstance(w0, list):
-        return torch.stack([torch.stack([_u32(a), _u32(b)], dim=-1) for a, b in zip(w0, w1)], dim=-2)
-    return torch.stack([_u32(w0), _u32(w1)], dim=-1)
+    if isinstance(w0, list) and isinstance(w1, list):
+        return torch.stack([torch.stack([_u32(a), _u32(b)], dim=-1) for a, b in zip(w0, w1, strict=True)], dim=-2)
+    # Tensors [n] here (`_stack` returns a tensor as it is).
+    return torch.stack([_u32(_stack(w0)), _u32(_stack(w1))], dim=-1)
 
 
 def fold_in(k: torch.Tensor, data: int | torch.Tensor) -> torch.Tensor:
@@ -285,6 +293,12 @@ def uniform(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype
             low: float | torch.Tensor = 0.0, high: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Uniform floats in [low, high). float64 draws use 53 random bits, other dtypes 24."""
     _check_key("frl.random.uniform", k)
+    return _uniform(k, shape, dtype, low, high)
+
+
+def _uniform(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32,
+             low: float | torch.Tensor = 0.0, high: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """`uniform` without the key check: the public draws built on it check the key under their own name."""
     shape = _shape(shape)
     n = math.prod(shape)
     if dtype == torch.float64:
@@ -324,14 +338,21 @@ def randint(k: torch.Tensor, shape: Sequence[int] | int, low: int | torch.Tensor
 
 def bernoulli(k: torch.Tensor, p: float | torch.Tensor, shape: Sequence[int] | int | None = None) -> torch.Tensor:
     """Booleans that are True with probability ``p`` (``shape`` defaults to ``p``'s shape)."""
+    _check_key("frl.random.bernoulli", k)
     if shape is None:
         shape = torch.as_tensor(p).shape
-    return uniform(k, shape) < p
+    return _uniform(k, shape) < p
 
 
 def gumbel(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Standard Gumbel noise, -log(-log(u)) with u in (0, 1)."""
-    u = uniform(k, shape, torch.float32)
+    _check_key("frl.random.gumbel", k)
+    return _gumbel(k, shape, dtype)
+
+
+def _gumbel(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """`gumbel` without the key check."""
+    u = _uniform(k, shape, torch.float32)
     # Shift u off 0 by half a grid step so both logs stay finite.
     u = u + 0.5 / (1 << 24)
     return (-torch.log(-torch.log(u))).to(dtype)
@@ -339,8 +360,9 @@ def gumbel(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype 
 
 def categorical(k: torch.Tensor, logits: torch.Tensor, shape: Sequence[int] | None = None) -> torch.Tensor:
     """Sample indices from unnormalized ``logits`` [..., n] by the Gumbel-max trick. Returns int64 [...]."""
+    _check_key("frl.random.categorical", k)
     batch = tuple(logits.shape[:-1]) if shape is None else _shape(shape)
-    g = gumbel(k, batch + (logits.shape[-1],), torch.float32)
+    g = _gumbel(k, batch + (logits.shape[-1],), torch.float32)
     return torch.argmax(logits.float() + g, dim=-1)
 
 

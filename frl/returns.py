@@ -24,10 +24,11 @@ GAE / TD(lambda) / TD(1) are differentiable in reward, value and next_value, wit
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import torch
 
-from frl._checks import check_floating, check_same_shape, check_time_dim, fail
+from frl._checks import check_floating, check_same_shape, check_time_dim, check_values, fail
 from frl_triton._common import acc_dtype, call, differentiable
 from frl_triton.gae.op import gae_autograd, gae_op
 from frl_triton.td_lambda.op import td_lambda_autograd, td_lambda_op
@@ -71,7 +72,7 @@ def _vtrace_impl(*args):
 
 
 # op name -> (implementation, autograd.Function around it or None: V-trace has no gradient)
-_OPS = {
+_OPS: dict[str, tuple[Callable, type | None]] = {
     "gae": (_gae_impl, differentiable("GAE", _gae_impl, *gae_autograd)),
     "td_lambda": (_td_lambda_impl, differentiable("TDLambda", _td_lambda_impl, *td_lambda_autograd)),
     "vtrace": (_vtrace_impl, None),
@@ -81,9 +82,9 @@ _OPS = {
 # --- argument handling ----------------------------------------------------------------------------
 
 
-def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch.Tensor) -> None:
+def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch.Tensor | None) -> None:
     check_floating(fn, "reward", reward)
-    check_same_shape(fn, "reward", reward, **tensors)
+    check_same_shape(fn, "reward", reward, **{name: x for name, x in tensors.items() if x is not None})
     for name, x in tensors.items():
         if x is None:
             continue
@@ -96,16 +97,23 @@ def _check_common(fn: str, reward: torch.Tensor, time_dim: int, **tensors: torch
 
 
 def _coef(fn: str, name: str, x: Scalar, reward: torch.Tensor) -> torch.Tensor:
-    """A coefficient as a tensor of reward's shape in the accumulation dtype (a free view if scalar)."""
+    """A coefficient in [0, 1] as a tensor of reward's shape in the accumulation dtype (a free view if scalar).
+
+    A number is checked on the host; a tensor through `check_values`, which raises eagerly, under
+    vmap and in a compiled graph alike (a discount above 1 or a negative lambda would give finite
+    but meaningless returns, so they are rejected rather than computed).
+    """
     acc = acc_dtype(reward.dtype)
     if not isinstance(x, torch.Tensor):
+        # `not 0 <= x <= 1` also rejects NaN.
+        if not 0.0 <= float(x) <= 1.0:
+            fail(fn, f"{name}={x!r}, expected a value in [0, 1]")
         return torch.tensor(float(x), dtype=acc, device=reward.device).expand(reward.shape)
-    if x.dim() == 0:
-        return x.to(acc).expand(reward.shape)
-    if x.shape != reward.shape:
+    if x.dim() != 0 and x.shape != reward.shape:
         fail(fn, f"{name} has shape {list(x.shape)}, expected a scalar or {list(reward.shape)} "
                  f"(the shape of reward)")
-    return x.to(acc)
+    x = check_values(fn, name, x, (x >= 0) & (x <= 1), "[0, 1]")
+    return x.to(acc).expand(reward.shape) if x.dim() == 0 else x.to(acc)
 
 
 def _flags(done: torch.Tensor, terminated: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,7 +140,8 @@ def _scan(op: str, fn: str, reward: torch.Tensor, tensors: dict, done: torch.Ten
     done, terminated = _checked(fn, reward, time_dim, done, terminated, **tensors)
     args = (reward, *tensors.values(), done, terminated,
             *(_coef(fn, name, x, reward) for name, x in coefs.items()), *extra, time_dim)
-    return call(*_OPS[op], args)
+    impl, function = _OPS[op]
+    return call(impl, function, args)
 
 
 # --- estimators -----------------------------------------------------------------------------------

@@ -240,7 +240,7 @@ def make_vmap_rule(op: Callable, n_tensors: int, n_out: int) -> Callable:
         dims = in_dims[:n_tensors]
         size = info.batch_size
         moved = []
-        for t, d in zip(tensors, dims):
+        for t, d in zip(tensors, dims, strict=True):
             if d is None:
                 moved.append(t.expand(size, *t.shape))
             else:

@@ -99,7 +99,7 @@ def launch_layout(inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> tu
     """The flat ``(time, sequence)`` strides of ``[T, N]`` views, and whether offsets need 64 bits."""
     views = [*inputs, *outputs]
     strides = [s for x in views for s in x.stride()]
-    reach = max(sum((d - 1) * abs(s) for d, s in zip(x.shape, x.stride())) for x in views)
+    reach = max(sum((d - 1) * abs(s) for d, s in zip(x.shape, x.stride(), strict=True)) for x in views)
     return strides, reach + max(BLOCK_N, CHUNK) >= 2**31
 
 

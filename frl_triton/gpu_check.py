@@ -23,8 +23,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:  # triton is imported where a kernel is compiled, not at import time
+    from triton.runtime.jit import JITFunction
 
 # torch dtype -> Triton's name for a pointer's element type or a scalar argument's type.
 _TRITON_TYPE = {
@@ -40,7 +44,7 @@ class Launch:
     """One recorded kernel launch: the kernel, its positional and keyword arguments."""
 
     name: str
-    kernel: object
+    kernel: JITFunction
     args: tuple
     kwargs: dict
 
@@ -49,9 +53,9 @@ class _Recorder:
     """Stands in for ``torch.library.wrap_triton``: ``rec(kernel)[grid](*args)`` records, runs nothing."""
 
     def __init__(self) -> None:
-        self.launches: list[tuple[object, tuple, dict]] = []
+        self.launches: list[tuple[JITFunction, tuple, dict]] = []
 
-    def __call__(self, kernel):
+    def __call__(self, kernel: JITFunction):
         recorder = self
 
         class _Grid:
@@ -128,7 +132,8 @@ def _signature(launch: Launch) -> tuple[dict, dict, dict]:
     names = list(fn.arg_names)
     constexpr_names = {names[i] for i in fn.constexprs}
     options = {k: v for k, v in launch.kwargs.items() if k in _LAUNCH_OPTIONS}
-    values = dict(zip(names, launch.args))
+    # Positional arguments fill the first parameters; the rest (constexprs, options) come by keyword.
+    values = dict(zip(names[:len(launch.args)], launch.args, strict=True))
     values.update({k: v for k, v in launch.kwargs.items() if k not in _LAUNCH_OPTIONS})
     signature, constexprs = {}, {}
     for name in names:
@@ -200,7 +205,7 @@ def compile_for(launch: Launch, arch: int) -> Compiled:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--arch", type=int, nargs="+", default=[90, 80],
                         help="compute capabilities to compile for (90: H100/H200, 80: A100)")
     args = parser.parse_args(argv)

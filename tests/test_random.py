@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-import frl
 from frl import random as fr
 
 
@@ -78,6 +77,23 @@ def test_bad_key_is_a_clear_error():
         fr.uniform(torch.zeros(2), (3,))
 
 
+@pytest.mark.parametrize("name, draw", [
+    ("uniform", lambda k: fr.uniform(k, (3,))),
+    ("normal", lambda k: fr.normal(k, (3,))),
+    ("randint", lambda k: fr.randint(k, (3,), 0, 5)),
+    ("bits", lambda k: fr.bits(k, (3,))),
+    ("bernoulli", lambda k: fr.bernoulli(k, 0.5, (3,))),
+    ("gumbel", lambda k: fr.gumbel(k, (3,))),
+    ("categorical", lambda k: fr.categorical(k, torch.zeros(3, 4))),
+    ("permutation", lambda k: fr.permutation(k, 5)),
+    ("split", lambda k: fr.split(k)),
+    ("fold_in", lambda k: fr.fold_in(k, 1)),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_bad_key_error_names_the_function_called(name, draw):
+    with pytest.raises(TypeError, match=rf"^frl.random.{name}: key must be an int64 tensor of shape \[2\]"):
+        draw(torch.zeros(2))
+
+
 def test_three_ways(three_ways):
     def draw(k):
         k1, k2, k3 = fr.split(k, 3)
@@ -148,15 +164,13 @@ def test_draws_and_splits_of_one_key_are_independent():
 
 def test_small_eager_draws_on_python_ints_equal_the_tensor_path(monkeypatch):
     """Small eager draws of one key run on Python ints (fast); they must give the tensor path's bits."""
-    import frl.random as R
-
-    keys = [R.key(s) for s in (0, 1, 2**40 + 7)] + [R.split(R.key(3), 4)[2]]
-    draws = [lambda k: R.split(k, 3), lambda k: R.fold_in(k, 12345), lambda k: R.bits(k, (2, 4)),
-             lambda k: R.uniform(k, (3,)), lambda k: R.normal(k, (5,)), lambda k: R.randint(k, (2,), 0, 7),
-             lambda k: R.split(k, 8)]  # _HOST_MAX counters, the largest draw on Python ints
+    keys = [fr.key(s) for s in (0, 1, 2**40 + 7)] + [fr.split(fr.key(3), 4)[2]]
+    draws = [lambda k: fr.split(k, 3), lambda k: fr.fold_in(k, 12345), lambda k: fr.bits(k, (2, 4)),
+             lambda k: fr.uniform(k, (3,)), lambda k: fr.normal(k, (5,)), lambda k: fr.randint(k, (2,), 0, 7),
+             lambda k: fr.split(k, 8)]  # _HOST_MAX counters, the largest draw on Python ints
     fast = [[d(k) for d in draws] for k in keys]
-    monkeypatch.setattr(R, "_HOST_MAX", 0)  # every draw through the tensor path
+    monkeypatch.setattr(fr, "_HOST_MAX", 0)  # every draw through the tensor path
     slow = [[d(k) for d in draws] for k in keys]
-    for f_row, s_row in zip(fast, slow):
-        for f, s in zip(f_row, s_row):
+    for f_row, s_row in zip(fast, slow, strict=True):
+        for f, s in zip(f_row, s_row, strict=True):
             assert f.dtype == s.dtype and torch.equal(f, s)

@@ -304,7 +304,8 @@ def test_gae_three_ways_per_step_gamma(three_ways):
 def test_td_estimators_three_ways(three_ways):
     g = torch.Generator().manual_seed(4)
     sets = [tuple(_random_inputs(g, (2, 7, 1), torch.float32, "random", -2))[2:] for _ in range(2)]
-    sets = [(r, nv, d, t) for (nv, d, t), (r, *_) in zip(sets, [_random_inputs(g, (2, 7, 1), torch.float32, "none", -2) for _ in range(2)])]
+    rewards = [_random_inputs(g, (2, 7, 1), torch.float32, "none", -2) for _ in range(2)]
+    sets = [(r, nv, d, t) for (nv, d, t), (r, *_) in zip(sets, rewards, strict=True)]
     three_ways(functools.partial(R.td_lambda_return, gamma=0.9, lmbda=0.8), *sets, compile_vmap=True)
     three_ways(functools.partial(R.td1_return, gamma=0.9), *sets)
     three_ways(functools.partial(R.td0_return, gamma=0.9), *sets)
@@ -352,7 +353,8 @@ def test_all_estimators_are_pure_with_per_step_coefficients(assert_pure):
         r, v, nv, d, t = _random_inputs(g, (2, 6, 1), dtype, "random", -2)
         gm, lm, lr = (torch.rand(2, 6, 1, generator=g, dtype=dtype) for _ in range(3))
         assert_pure(lambda r, v, nv, d, t, gm, lm: R.gae(r, v, nv, d, t, gamma=gm, lmbda=lm), r, v, nv, d, t, gm, lm)
-        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm), r, nv, d, t, gm, lm)
+        assert_pure(lambda r, nv, d, t, gm, lm: R.td_lambda_return(r, nv, d, t, gamma=gm, lmbda=lm),
+                    r, nv, d, t, gm, lm)
         assert_pure(lambda r, nv, d, t, gm: R.td1_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
         assert_pure(lambda r, nv, d, t, gm: R.td0_return(r, nv, d, t, gamma=gm), r, nv, d, t, gm)
         assert_pure(lambda r, nv, d, t, gm: R.n_step_return(r, nv, d, t, gamma=gm, n=2), r, nv, d, t, gm)
@@ -393,6 +395,62 @@ def test_gae_errors():
         R.td1_return(r, r, d, d[:2], gamma=0.9)
 
 
+_COEF_CALLS = {
+    "gae": lambda r, d, gamma, lmbda: R.gae(r, r, r, d, gamma=gamma, lmbda=lmbda),
+    "td_lambda_return": lambda r, d, gamma, lmbda: R.td_lambda_return(r, r, d, gamma=gamma, lmbda=lmbda),
+    "td0_return": lambda r, d, gamma, lmbda: R.td0_return(r, r, d, gamma=gamma),
+    "td1_return": lambda r, d, gamma, lmbda: R.td1_return(r, r, d, gamma=gamma),
+    "n_step_return": lambda r, d, gamma, lmbda: R.n_step_return(r, r, d, gamma=gamma, n=2),
+    "vtrace": lambda r, d, gamma, lmbda: R.vtrace(r, r, r, r, d, gamma=gamma),
+}
+_HAS_LAMBDA = ("gae", "td_lambda_return")
+
+
+@pytest.mark.parametrize("name", list(_COEF_CALLS))
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan")], ids=["above_one", "negative", "nan"])
+def test_coefficients_outside_unit_interval_rejected_numbers(name, bad):
+    """A float gamma / lmbda outside [0, 1] fails on the host, naming the function and the argument."""
+    r = torch.zeros(2, 4, 1)
+    d = torch.zeros(2, 4, 1, dtype=B)
+    with pytest.raises(ValueError, match=rf"frl.returns.{name}: gamma={bad!r}, expected a value in \[0, 1\]"):
+        _COEF_CALLS[name](r, d, bad, 0.9)
+    if name in _HAS_LAMBDA:
+        with pytest.raises(ValueError, match=rf"frl.returns.{name}: lmbda={bad!r}, expected a value in \[0, 1\]"):
+            _COEF_CALLS[name](r, d, 0.9, bad)
+    # The bounds themselves are valid.
+    _COEF_CALLS[name](r, d, 0.0, 0.0)
+    _COEF_CALLS[name](r, d, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(("name", "arg"), [(n, "gamma") for n in _COEF_CALLS] + [(n, "lmbda") for n in _HAS_LAMBDA])
+@pytest.mark.parametrize("per_step", [False, True], ids=["scalar", "per_step"])
+def test_coefficients_outside_unit_interval_rejected_tensors(name, arg, per_step):
+    """A tensor gamma / lmbda outside [0, 1] fails eagerly, under vmap and compiled."""
+    r = torch.zeros(2, 4, 1)
+    d = torch.zeros(2, 4, 1, dtype=B)
+    good = torch.full((2, 4, 1) if per_step else (), 0.5)
+    bad = good.clone()
+    bad.view(-1)[-1] = 1.25
+
+    def call(r, d, c):
+        coefs = {"gamma": 0.9, "lmbda": 0.9, arg: c}
+        return _COEF_CALLS[name](r, d, coefs["gamma"], coefs["lmbda"])
+
+    message = rf"frl.returns.{name}: {arg} has values outside \[0, 1\]"
+    call(r, d, good)
+    with pytest.raises(RuntimeError, match=message):
+        call(r, d, bad)
+    # vmap: one bad member among good ones.
+    with pytest.raises(RuntimeError, match=message):
+        torch.vmap(call)(torch.stack([r, r]), torch.stack([d, d]), torch.stack([good, bad]))
+    torch.vmap(call)(torch.stack([r, r]), torch.stack([d, d]), torch.stack([good, good]))
+    torch._dynamo.reset()
+    compiled = torch.compile(call, fullgraph=True)
+    compiled(r, d, good)
+    with pytest.raises(RuntimeError, match=message):
+        compiled(r, d, bad)
+
+
 # --- gradients ------------------------------------------------------------------------------------
 
 
@@ -409,16 +467,16 @@ def test_gae_and_td_lambda_gradients(pattern):
         xs = [x.clone().requires_grad_() for x in xs]
         out = fn(*xs)
         out = out if isinstance(out, tuple) else (out,)
-        loss = sum((o * w).sum() for o, w in zip(out, (w1, w2)))
+        loss = sum((o * w).sum() for o, w in zip(out, (w1, w2)[:len(out)], strict=True))
         return torch.autograd.grad(loss, xs)
 
     got = grads(lambda r, v, nv: R.gae(r, v, nv, done, term, gamma=gamma, lmbda=0.9), r, v, nv)
     ref = grads(lambda r, v, nv: gae_reference(r, v, nv, done, term, gamma, 0.9), r, v, nv)
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         torch.testing.assert_close(a, b)
     got = grads(lambda r, nv: R.td_lambda_return(r, nv, done, term, gamma=gamma, lmbda=0.7), r, nv)
     ref = grads(lambda r, nv: td_lambda_reference(r, nv, done, term, gamma, 0.7), r, nv)
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -459,11 +517,11 @@ def test_func_grad_matches_autograd_and_vmaps():
     grads = torch.func.grad(loss, argnums=(0, 1, 2))
     xs = [x[0].clone().requires_grad_() for x in (r, v, nv)]
     expected = torch.autograd.grad(loss(*xs), xs)
-    for a, b in zip(grads(r[0], v[0], nv[0]), expected):
+    for a, b in zip(grads(r[0], v[0], nv[0]), expected, strict=True):
         torch.testing.assert_close(a, b)
     per_member = torch.vmap(grads)(r, v, nv)
     for i in range(3):
-        for a, b in zip(per_member, grads(r[i], v[i], nv[i])):
+        for a, b in zip(per_member, grads(r[i], v[i], nv[i]), strict=True):
             torch.testing.assert_close(a[i], b)
 
 
@@ -480,5 +538,5 @@ def test_compiled_autograd_matches_eager():
     for fn in (loss, torch.compile(loss, fullgraph=True)):
         xs = [r.clone().requires_grad_(), v.clone().requires_grad_()]
         grads.append(torch.autograd.grad(fn(*xs), xs))
-    for a, b in zip(*grads):
+    for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b)

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import TypedDict
 
 SOURCE = Path(__file__).with_name("returns.c")
 # -O3 for the vectorizer; -march=native is safe because the library is built on the machine that
@@ -37,9 +38,17 @@ FLAGS = [["-O3", "-march=native"], ["-O3"]]
 # No -std=c99: ISO mode turns off floating-point contraction (FMA) in gcc.
 BASE_FLAGS = ["-shared", "-fPIC"]
 
+
+
+class _Loaded(TypedDict):
+    lib: ctypes.CDLL | None  # the loaded library, None where it cannot be had
+    path: str | None
+    compiled: bool  # by this process
+
+
 _lock = threading.Lock()
-# per dtype ("f32", "f64"): {"lib": the loaded library or None, "path", "compiled" (by this process)}
-_state: dict = {}
+# per dtype ("f32", "f64")
+_state: dict[str, _Loaded] = {}
 
 
 def cache_dir() -> Path:
@@ -145,10 +154,10 @@ def library(dtype: str = "f32") -> ctypes.CDLL | None:
             state = _state.get(dtype)
             if state is None:
                 if any(s["lib"] is None for s in _state.values()):  # no compiler: no second try, warning
-                    state = dict(lib=None, path=None, compiled=False)
+                    state = _Loaded(lib=None, path=None, compiled=False)
                 else:
                     lib, path, compiled, why = _load(dtype)
-                    state = dict(lib=lib, path=path, compiled=compiled)
+                    state = _Loaded(lib=lib, path=path, compiled=compiled)
                     if lib is None:
                         warnings.warn(f"frl: the fused CPU kernels of frl.returns are unavailable ({why}); "
                                       f"using the slower torch implementation", RuntimeWarning, stacklevel=3)

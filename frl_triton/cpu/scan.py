@@ -63,12 +63,14 @@ def _fits(x: torch.Tensor, rows: bool) -> bool:
     return (T == 1 or x.stride(0) == 1) if rows else (N == 1 or x.stride(1) == 1)
 
 
-def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, scalars=(), n_out: int = 1):
-    """Run kernel ``name`` on ``(*values, *flags, *coefs, *outputs)``; None without the library."""
+def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, scalars=(),
+         n_out: int = 1) -> tuple[torch.Tensor, ...] | None:
+    """Run kernel ``name`` on ``(*values, *flags, *coefs, *outputs)``; its ``n_out`` outputs, or None without
+    the library."""
     acc = acc_dtype(reward.dtype)
     if reward.device.type != "cpu" or acc not in _DTYPE or library(_DTYPE[acc]) is None:
         return None
-    tensors = [time_major(x.to(acc), time_dim) for x in values]
+    tensors: list[torch.Tensor | None] = [time_major(x.to(acc), time_dim) for x in values]
     tensors += [time_major(x.bool(), time_dim) for x in flags]
     coef_scalars = []
     for c in coefs:
@@ -84,22 +86,26 @@ def _run(name: str, reward: torch.Tensor, time_dim: int, values, flags, coefs, s
                for x in tensors]
     if T and N:
         _call(name, T, N, acc, tensors + [tm for _, tm in outs], [*coef_scalars, *scalars])
-    results = tuple(_result(out, reward) for out, _ in outs)
-    return results if n_out > 1 else results[0]
+    return tuple(_result(out, reward) for out, _ in outs)
 
 
-def gae(reward, value, next_value, done, terminated, gamma, lmbda, time_dim):
+def gae(reward, value, next_value, done, terminated, gamma, lmbda,
+        time_dim) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(advantage, value_target)`` as `frl_triton.gae.op.gae_op`, or None (no compiled library)."""
-    return _run("frl_gae", reward, time_dim, (reward, value, next_value), (done, terminated), (gamma, lmbda),
-                n_out=2)
+    out = _run("frl_gae", reward, time_dim, (reward, value, next_value), (done, terminated), (gamma, lmbda),
+               n_out=2)
+    return None if out is None else (out[0], out[1])
 
 
-def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim):
+def td_lambda(reward, next_value, done, terminated, gamma, lmbda, time_dim) -> torch.Tensor | None:
     """Lambda-returns as `frl_triton.td_lambda.op.td_lambda_op`, or None (no compiled library)."""
-    return _run("frl_td_lambda", reward, time_dim, (reward, next_value), (done, terminated), (gamma, lmbda))
+    out = _run("frl_td_lambda", reward, time_dim, (reward, next_value), (done, terminated), (gamma, lmbda))
+    return None if out is None else out[0]
 
 
-def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar, time_dim):
+def vtrace(reward, value, next_value, log_rho, done, terminated, gamma, rho_bar, c_bar,
+           time_dim) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(vs, pg_advantage)`` as `frl_triton.vtrace.op.vtrace_op`, or None (no compiled library)."""
-    return _run("frl_vtrace", reward, time_dim, (reward, value, next_value, log_rho), (done, terminated),
-                (gamma,), (float(rho_bar), float(c_bar)), n_out=2)
+    out = _run("frl_vtrace", reward, time_dim, (reward, value, next_value, log_rho), (done, terminated),
+               (gamma,), (float(rho_bar), float(c_bar)), n_out=2)
+    return None if out is None else (out[0], out[1])

@@ -29,13 +29,14 @@ def _gae_kernel(
     carry = tl.full([BLOCK_N], 0.0, acc)
     for i in range((T + CHUNK - 1) // CHUNK):
         t, m = chunk(i, n, N, T, CHUNK)
-        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
-        v = load_tile(v_ptr, n, t, s_v_n, s_v_t, m, acc, False, WIDE)
-        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
+        # (pyright reads a `tl.constexpr` parameter annotation as a type; Triton passes literals to it by design.)
+        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        v = load_tile(v_ptr, n, t, s_v_n, s_v_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
         g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
         lm = load_tile(l_ptr, n, t, s_l_n, s_l_t, m, acc, L_SCALAR, WIDE)
-        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0
-        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0
+        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
+        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
         x = tl.where(m, r + tl.where(term, 0.0, g * nv) - v, 0.0)
         c = tl.where(m, tl.where(done, 0.0, g * lm), 1.0)
         a, carry = scan_tile(c, x, carry, cols)
@@ -55,8 +56,10 @@ def gae_triton(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE on CUDA (or on CPU tensors under ``TRITON_INTERPRET=1``); see frl.returns.gae."""
-    return _tile.launch(_gae_kernel, [reward, value, next_value, done, terminated, gamma, lmbda], 2, time_dim,
-                        G_SCALAR=_tile.is_scalar(gamma), L_SCALAR=_tile.is_scalar(lmbda))
+    advantage, value_target = _tile.launch(_gae_kernel, [reward, value, next_value, done, terminated, gamma, lmbda],
+                                           2, time_dim, G_SCALAR=_tile.is_scalar(gamma),
+                                           L_SCALAR=_tile.is_scalar(lmbda))
+    return advantage, value_target
 
 
 gae_triton.register_vmap(make_vmap_rule(gae_triton, 7, 2))

@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton._common import (acc_dtype, as_output, call, differentiable, keep, make_vmap_rule, out_like, scan_coef,
-                                scalar_of, scan_along)
+from frl_triton._common import (
+    acc_dtype,
+    as_output,
+    call,
+    differentiable,
+    keep,
+    make_vmap_rule,
+    out_like,
+    scalar_of,
+    scan_along,
+    scan_coef,
+)
 from frl_triton.cpu import scan as cpu_scan
 
 

@@ -19,7 +19,7 @@ def gae_reference(reward, value, next_value, done, terminated, gamma, lmbda, tim
     gamma = torch.as_tensor(gamma, dtype=f64).broadcast_to(shape).movedim(time_dim, 0)
     lmbda = torch.as_tensor(lmbda, dtype=f64).broadcast_to(shape).movedim(time_dim, 0)
     advantage = torch.zeros_like(reward)
-    running = torch.zeros_like(reward[0]) if reward.shape[0] else None
+    running = torch.zeros(reward.shape[1:], dtype=f64, device=reward.device)  # A_{t+1}, 0 past the end
     for t in reversed(range(reward.shape[0])):
         bootstrap = torch.where(terminated[t], 0.0, gamma[t] * next_value[t])
         delta = reward[t] + bootstrap - value[t]

@@ -29,12 +29,13 @@ def _td_lambda_kernel(
     carry = tl.full([BLOCK_N], 0.0, acc)
     for i in range((T + CHUNK - 1) // CHUNK):
         t, m = chunk(i, n, N, T, CHUNK)
-        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
-        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
+        # (pyright reads a `tl.constexpr` parameter annotation as a type; Triton passes literals to it by design.)
+        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
         g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
         lm = load_tile(l_ptr, n, t, s_l_n, s_l_t, m, acc, L_SCALAR, WIDE)
-        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0
-        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0
+        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
+        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
         cut = done | (t == T - 1)[None, :]  # the last step bootstraps from its next value
         boot = tl.where(term, 0.0, g * nv)
         x = tl.where(m, r + boot * tl.where(cut, 1.0, 1.0 - lm), 0.0)

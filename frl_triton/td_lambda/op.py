@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import torch
 
+from frl_triton._common import (
+    acc_dtype,
+    as_output,
+    make_vmap_rule,
+    mask_coef,
+    out_like,
+    scalar_of,
+    scan_along,
+    scan_coef,
+)
 from frl_triton.cpu import scan as cpu_scan
 from frl_triton.gae.op import transposed_scan
-from frl_triton._common import (acc_dtype, as_output, make_vmap_rule, mask_coef, out_like, scalar_of, scan_along,
-                                scan_coef)
 
 
 @torch.library.custom_op("frl::td_lambda", mutates_args=())
@@ -42,7 +50,10 @@ def td_lambda_op(
     bootstrap = next_value.to(acc).mul(mask_coef(terminated, gamma, None, acc))
     cut_u8 = cut.view(torch.uint8)
     lam = scalar_of(lmbda)
-    weight = cut_u8 * lam + (1.0 - lam) if lam is not None and acc == torch.float32 else torch.addcmul(1.0 - lmbda, lmbda, cut_u8)
+    if lam is not None and acc == torch.float32:
+        weight = cut_u8 * lam + (1.0 - lam)
+    else:
+        weight = torch.addcmul(1.0 - lmbda, lmbda, cut_u8)
     x = torch.addcmul(reward.to(acc), bootstrap, weight)
     c = scan_coef(cut, gamma, lmbda, acc)
     return as_output(scan_along(x, c, time_dim), reward, time_dim)

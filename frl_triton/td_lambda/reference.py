@@ -19,7 +19,7 @@ def td_lambda_reference(reward, next_value, done, terminated, gamma, lmbda, time
     lmbda = torch.as_tensor(lmbda, dtype=f64).broadcast_to(shape).movedim(time_dim, 0)
     returns = torch.zeros_like(reward)
     T = reward.shape[0]
-    g = None
+    g = torch.zeros(reward.shape[1:], dtype=f64, device=reward.device)  # G_{t+1}; unused at the last step
     for t in reversed(range(T)):
         v_t = torch.where(terminated[t], 0.0, next_value[t])
         following = v_t if t == T - 1 else torch.where(done[t], v_t, g)

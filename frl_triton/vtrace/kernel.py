@@ -32,13 +32,14 @@ def _vtrace_kernel(
     carry = tl.full([BLOCK_N], 0.0, acc)
     for i in range((T + CHUNK - 1) // CHUNK):
         t, m = chunk(i, n, N, T, CHUNK)
-        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)
-        v = load_tile(v_ptr, n, t, s_v_n, s_v_t, m, acc, False, WIDE)
-        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)
-        rho = tl.exp(load_tile(lr_ptr, n, t, s_lr_n, s_lr_t, m, acc, False, WIDE))
+        # (pyright reads a `tl.constexpr` parameter annotation as a type; Triton passes literals to it by design.)
+        r = load_tile(r_ptr, n, t, s_r_n, s_r_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        v = load_tile(v_ptr, n, t, s_v_n, s_v_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        nv = load_tile(nv_ptr, n, t, s_nv_n, s_nv_t, m, acc, False, WIDE)  # pyright: ignore[reportArgumentType]
+        rho = tl.exp(load_tile(lr_ptr, n, t, s_lr_n, s_lr_t, m, acc, False, WIDE))  # pyright: ignore[reportArgumentType]
         g = load_tile(g_ptr, n, t, s_g_n, s_g_t, m, acc, G_SCALAR, WIDE)
-        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0
-        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0
+        done = load_tile(d_ptr, n, t, s_d_n, s_d_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
+        term = load_tile(term_ptr, n, t, s_term_n, s_term_t, m, tl.int8, False, WIDE) != 0  # pyright: ignore[reportArgumentType]
         rho_c = tl.minimum(rho, rho_bar)
         discount = tl.where(term, 0.0, g)
         x = tl.where(m, rho_c * (r + discount * nv - v), 0.0)
@@ -48,7 +49,7 @@ def _vtrace_kernel(
         tl.debug_barrier()
         # vs'_{t+1}: the stored vs one step right, or the next value at a done and at the last step.
         nxt = m & (t + 1 < T)[None, :] & (done == 0)
-        vs_next = tl.where(nxt, load_tile(vs_ptr, n, t + 1, s_vs_n, s_vs_t, nxt, acc, False, WIDE), nv)
+        vs_next = tl.where(nxt, load_tile(vs_ptr, n, t + 1, s_vs_n, s_vs_t, nxt, acc, False, WIDE), nv)  # pyright: ignore[reportArgumentType]
         store_tile(pg_ptr, rho_c * (r + discount * vs_next - v), n, t, s_pg_n, s_pg_t, m, WIDE)
 
 
@@ -66,8 +67,10 @@ def vtrace_triton(
     time_dim: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """V-trace on CUDA (or CPU tensors under ``TRITON_INTERPRET=1``)."""
-    return _tile.launch(_vtrace_kernel, [reward, value, next_value, log_rho, done, terminated, gamma], 2, time_dim,
-                        scalars=(float(rho_bar), float(c_bar)), G_SCALAR=_tile.is_scalar(gamma))
+    vs, pg_advantage = _tile.launch(_vtrace_kernel, [reward, value, next_value, log_rho, done, terminated, gamma],
+                                    2, time_dim, scalars=(float(rho_bar), float(c_bar)),
+                                    G_SCALAR=_tile.is_scalar(gamma))
+    return vs, pg_advantage
 
 
 vtrace_triton.register_vmap(make_vmap_rule(vtrace_triton, 7, 2))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from frl_triton.cpu import scan as cpu_scan
 from frl_triton._common import acc_dtype, as_output, keep, make_vmap_rule, mask_coef, out_like, scan_along
+from frl_triton.cpu import scan as cpu_scan
 
 
 @torch.library.custom_op("frl::vtrace", mutates_args=())

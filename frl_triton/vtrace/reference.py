@@ -24,7 +24,8 @@ def vtrace_reference(reward, value, next_value, log_rho, done, terminated, gamma
     rho = log_rho.exp()
     vs = torch.zeros_like(reward)
     pg = torch.zeros_like(reward)
-    diff = None  # vs_{t+1} - v_{t+1}
+    # vs_{t+1} - v_{t+1}; unused at the last step
+    diff = torch.zeros(reward.shape[1:], dtype=torch.float64, device=reward.device)
     for t in reversed(range(T)):
         rho_t = torch.clamp(rho[t], max=rho_bar)
         c_t = torch.clamp(rho[t], max=c_bar)

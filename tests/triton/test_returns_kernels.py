@@ -130,7 +130,7 @@ def test_kernels_under_vmap():
     """The triton ops' vmap rules: an ensemble of 3 with one unbatched argument."""
     shape = (2, 9, 1)
     members = [_inputs(shape, -2, torch.float32, "random", s) for s in range(3)]
-    r, v, nv, log_rho, done, term, gamma, lmbda = (torch.stack(xs) for xs in zip(*members))
+    r, v, nv, log_rho, done, term, gamma, lmbda = (torch.stack(xs) for xs in zip(*members, strict=True))
     adv, target = torch.vmap(gae_triton, in_dims=(0, 0, 0, 0, None, 0, None, None))(
         r, v, nv, done, term[0], gamma, lmbda[0], -2)
     for i in range(3):
