@@ -19,6 +19,8 @@ arguments):
 - ``_inv(td)``: the input of the parent's step from the user's (action transforms).
 - ``transform_observation_spec(specs)`` (a dict key -> spec), ``transform_action_spec``,
   ``transform_reward_spec``, ``transform_done_spec``.
+- ``transform_params(params)``: the parent's ``params`` as seen through the transform (a time
+  limit lowers ``max_episode_steps``).
 
 References:
     TorchRL, ``torchrl.envs.transforms.Transform``.
@@ -91,9 +93,9 @@ class Transform:
         owner = self._owner
         if owner is None:
             return None
-        from frl.envs.transforms.transformed_env import TransformedEnv
+        # The owner builds the view itself, so a transform never imports the env class.
         i = owner.transforms.index(self)
-        return TransformedEnv._view(owner.base_env, list(owner.transforms)[:i])
+        return owner._view(owner.base_env, list(owner.transforms)[:i])
 
     def _need_parent(self):
         parent = self.parent
@@ -123,6 +125,10 @@ class Transform:
 
     def transform_done_spec(self, spec: Composite) -> Composite:
         return spec
+
+    def transform_params(self, params):
+        """The parent env's ``params`` as this transform changes them (e.g. a lower time limit)."""
+        return params
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

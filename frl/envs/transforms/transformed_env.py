@@ -17,7 +17,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -25,9 +24,9 @@ from tensordict import TensorDictBase
 
 from frl._checks import check_keys, fail
 from frl.envs.auto_reset import auto_reset as _auto_reset
+from frl.envs.auto_reset import where_td
 from frl.envs.specs import Composite
 from frl.envs.step_mdp import step_mdp
-from frl.envs.auto_reset import where_td
 from frl.envs.transforms._base import Transform, obs_spec_dict
 
 __all__ = ["TransformedEnv", "Compose"]
@@ -194,12 +193,13 @@ class TransformedEnv:
 
     @property
     def params(self):
-        """The base env's params, with ``max_episode_steps`` lowered to the transforms' time limits."""
-        from frl.envs.transforms.step_counter import StepCounter
+        """The base env's params as the transforms see them (`Transform.transform_params`, in order).
+
+        E.g. a `StepCounter` time limit lowers ``max_episode_steps``.
+        """
         params = self.base_env.params
-        limits = [t.max_steps for t in self.transforms if isinstance(t, StepCounter) and t.max_steps is not None]
-        if limits and dataclasses.is_dataclass(params) and hasattr(params, "max_episode_steps"):
-            params = dataclasses.replace(params, max_episode_steps=min([params.max_episode_steps] + limits))
+        for t in self.transforms:
+            params = t.transform_params(params)
         return params
 
     # ---- specs -------------------------------------------------------------------------------------
