@@ -18,6 +18,8 @@ from typing import NoReturn
 
 import torch
 
+from frl._compat import is_batched_tensor
+
 __all__ = [
     "FrlKeyError",
     "fail",
@@ -153,7 +155,7 @@ def check_values(fn: str, name: str, x: torch.Tensor, ok: torch.Tensor, expected
     if not value_checks_enabled():
         return x
     message = f"{fn}: {name} has values outside {expected}"
-    if torch._C._functorch.is_batchedtensor(x) or torch._C._functorch.is_batchedtensor(ok):
+    if is_batched_tensor(x) or is_batched_tensor(ok):
         # Under vmap: _assert_async has no batching rule, the op's rule checks every member at once.
         return _check_values_op(x, ok, message)
     # Unbatched (eager or compiled): the assert alone. A compiled graph keeps it (it has a side

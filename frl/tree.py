@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDictBase
+
+from frl._compat import pytree
 
 __all__ = ["tree_map", "tree_leaves", "where", "stack", "unstack", "index", "dense", "tree_allclose"]
 

@@ -17,6 +17,7 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
+from frl._compat import is_plain_td, new_td_fast, td_entries
 from frl._checks import FrlKeyError, check_keys, fail, fmt_shape, value_checks_enabled
 from frl.envs.env import SharedSpecs
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
@@ -43,75 +44,14 @@ class HostEnv(SharedSpecs):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
 _NOT_NEXT = {"reward", "action"}
 _SKIP = {"next", "reward", "action"}
 
 
-def _new_td_kwargs() -> dict:
-    # tensordict's unchecked constructor; nested=False (newer releases) skips its per-entry loop.
-    try:
-        TensorDict._new_unsafe({}, batch_size=torch.Size([]), nested=False)
-        return {"nested": False}
-    except TypeError:
-        return {}
-
-
-_NEW_KW = _new_td_kwargs()
-
-
-def _new_td_unsafe(entries: dict, batch: torch.Size, device=None) -> TensorDict:
-    """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
-
-    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
-    ``batch`` a ``torch.Size``.
-    """
-    return TensorDict._new_unsafe(entries, batch_size=batch, device=device, **_NEW_KW)
-
-
-def _new_td_fast():
-    """`new_td` without device: ``_new_unsafe``'s eager branch, less its argument handling (a host step
-    builds three TensorDicts, and ``_new_unsafe``'s keyword handling is half of each one's cost).
-
-    It writes TensorDict's four instance attributes itself, so it is used only if it builds, on a
-    probe, exactly what ``_new_unsafe`` builds (the same attributes, values and entry-dict type); on
-    any other tensordict release (or with its invariant checks on), `new_td` is ``_new_unsafe``.
-    """
-    import tensordict._td as td_module
-
-    probe, batch = {"x": torch.zeros(2)}, torch.Size([2])
-    ref = _new_td_unsafe(dict(probe), batch)
-    store = type(ref._tensordict)
-    new = TensorDict.__new__
-    is_compiling = torch.compiler.is_compiling
-
-    def fast(entries: dict, batch: torch.Size, device=None) -> TensorDict:
-        """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
-
-        ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
-        ``batch`` a ``torch.Size``.
-        """
-        if device is not None or is_compiling():
-            return _new_td_unsafe(entries, batch, device)
-        self = new(TensorDict)
-        self._device = None
-        self._tensordict = store(entries)
-        self._batch_size = batch
-        self._td_dim_names = None
-        return self
-
-    try:
-        got = vars(fast(dict(probe), batch))
-        want = vars(ref)
-        same = (not getattr(td_module, "_CHECK_INVARIANTS", False) and got.keys() == want.keys()
-                and type(got["_tensordict"]) is store and got["_tensordict"].keys() == probe.keys()
-                and got["_tensordict"]["x"] is probe["x"]
-                and all(v == want[k] for k, v in got.items() if k != "_tensordict"))
-    except Exception:  # noqa: BLE001 (any failure means: not this tensordict's layout)
-        same = False
-    return fast if same else _new_td_unsafe
-
-
-new_td = _new_td_fast()
+# A TensorDict from leaves built here (right batch, right device), without the validating constructor.
+new_td = new_td_fast
 
 
 def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...]) -> dict:
@@ -120,14 +60,6 @@ def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...])
     trunc = np.array(truncated, dtype=np.bool_).reshape(shape)
     return {"done": torch.from_numpy(term | trunc), "terminated": torch.from_numpy(term),
             "truncated": torch.from_numpy(trunc)}
-
-
-def flags_one(terminated, truncated) -> dict:
-    """`flags` of a single env from gymnasium's Python bools: [1] each (three small numpy arrays are
-    cheaper than one torch.tensor call)."""
-    term, trunc = bool(terminated), bool(truncated)
-    return {"done": torch.from_numpy(np.array([term or trunc])), "terminated": torch.from_numpy(np.array([term])),
-            "truncated": torch.from_numpy(np.array([trunc]))}
 
 
 def false_flags(shape: tuple[int, ...]) -> dict:
@@ -161,15 +93,13 @@ def check_batch_size(fn: str, batch_size, own: torch.Size) -> None:
                  f"omit batch_size or pass {list(own)}")
 
 
-def _plain(td) -> bool:
-    # A plain TensorDict without dim names: its entries (and batch size and device) can be read from
-    # its attributes directly.
-    return type(td) is TensorDict and td._td_dim_names is None
+# A plain TensorDict without dim names: its entries can be read from its entry dict directly.
+_plain = is_plain_td
 
 
 def get(td: TensorDictBase, key: str):
     """``td.get(key)`` for a top-level key (KeyError if absent), faster on a plain TensorDict."""
-    return td._tensordict[key] if type(td) is TensorDict else td.get(key)
+    return td_entries(td)[key] if type(td) is TensorDict else td.get(key)
 
 
 def carry_key(td: TensorDictBase, entries: dict) -> dict:
@@ -184,9 +114,9 @@ def carry_key(td: TensorDictBase, entries: dict) -> dict:
 def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     """``td.copy().set("next", nxt)``: a shallow copy of ``td`` with ``"next"``, ``td`` untouched."""
     if _plain(td):
-        entries = dict(td._tensordict)
+        entries = dict(td_entries(td))
         entries["next"] = nxt
-        return new_td(entries, td._batch_size, td._device)
+        return new_td(entries, td.batch_size, td.device)
     out = td.copy()
     out.set("next", nxt)
     return out
@@ -197,11 +127,11 @@ def next_input(td: TensorDictBase) -> TensorDict:
     nxt = get(td, "next")
     if not (_plain(td) and _plain(nxt)):
         return new_td(_merge(td, nxt, _NOT_NEXT), td.batch_size, td.device)
-    out = dict(td._tensordict)
+    out = dict(td_entries(td))
     for k in _SKIP:
         if k in out:
             del out[k]
-    nd = nxt._tensordict
+    nd = td_entries(nxt)
     tensor = torch.Tensor
     for v in nd.values():
         if type(v) is not tensor:
@@ -210,7 +140,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
         out.update(nd)
         if "reward" in nd:
             del out["reward"]
-        return new_td(out, td._batch_size, td._device)
+        return new_td(out, td.batch_size, td.device)
     for k, v in nd.items():
         if k == "reward":
             continue
@@ -219,7 +149,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
             # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
             v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
-    return new_td(out, td._batch_size, td._device)
+    return new_td(out, td.batch_size, td.device)
 
 
 def get_action(fn: str, td: TensorDictBase):

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import check_keys, check_shape, fail
+from frl._compat import pytree
 from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 
 __all__ = ["Env", "env_keys", "map_keys"]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDict
 
+from frl._compat import is_plain_td, new_td_unsafe, pytree, td_entries
 from frl._checks import FrlKeyError, fail, fmt_shape
 
 __all__ = ["flatten", "leaves_like", "unflatten"]
@@ -48,10 +48,10 @@ class _TensorDictSpec:
 def _td_walk(td: TensorDict, leaves: list) -> tuple | None:
     """Append ``td``'s leaves to ``leaves`` in pytree order; return its key signature, or None if
     it holds anything but tensors and plain TensorDicts (then the caller uses torch's pytree)."""
-    if type(td) is not TensorDict or td._has_names():
+    if not is_plain_td(td):
         return None
     signature = []
-    for key, value in td._tensordict.items():
+    for key, value in td_entries(td).items():
         if isinstance(value, torch.Tensor):
             leaves.append(value)
             signature.append(key)
@@ -65,13 +65,13 @@ def _td_walk(td: TensorDict, leaves: list) -> tuple | None:
 
 def _td_build(template: TensorDict, leaves) -> TensorDict:
     source = {}
-    for key, value in template._tensordict.items():
+    for key, value in td_entries(template).items():
         source[key] = next(leaves) if isinstance(value, torch.Tensor) else _td_build(value, leaves)
-    return TensorDict._new_unsafe(source, batch_size=template.batch_size, device=template.device)
+    return new_td_unsafe(source, template.batch_size, template.device)
 
 
 def flatten(tree: Any) -> tuple[list, Any]:
-    """``(leaves, spec)`` as ``torch.utils._pytree.tree_flatten``, faster for eager TensorDicts."""
+    """``(leaves, spec)`` as torch's ``pytree.tree_flatten``, faster for eager TensorDicts."""
     if type(tree) is TensorDict and not torch.compiler.is_compiling():
         leaves = []
         signature = _td_walk(tree, leaves)
