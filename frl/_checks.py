@@ -29,6 +29,7 @@ __all__ = [
     "check_dtype",
     "check_floating",
     "check_time_dim",
+    "check_key_or_seed",
     "check_values",
     "set_value_checks",
     "value_checks_enabled",
@@ -100,6 +101,39 @@ def check_time_dim(fn: str, time_dim: int, ndim: int) -> int:
     if not -ndim <= time_dim < ndim:
         fail(fn, f"time_dim={time_dim} is out of range for a tensor with {ndim} dimensions")
     return time_dim % ndim
+
+
+def check_key_or_seed(fn: str, key, seed, *, required: bool = True) -> None:
+    """Check the ``key=`` / ``seed=`` pair of a call that takes one of them (a reset, a collector).
+
+    ``key`` must be an `frl.random` key: an int64 tensor of shape [2] (under vmap, per member). The
+    caller turns ``seed`` into a key itself (``frl.random.key(seed)``; frl.random imports this module).
+
+    Args:
+        fn: the public function's name, for the messages.
+        key: the ``key`` argument, or None.
+        seed: the ``seed`` argument, or None.
+        required: whether one of them must be given (a host env's reset may take neither).
+
+    Raises:
+        TypeError: both are given, neither is given (when ``required``), or ``key`` is not a key.
+
+    Example:
+        >>> check_key_or_seed("frl.envs.Pendulum.reset", None, 0)      # fine: seed=0
+        >>> check_key_or_seed("frl.envs.Pendulum.reset", None, None)   # TypeError: give a key ...
+    """
+    if key is not None and seed is not None:
+        fail(fn, "give either key or seed, not both", TypeError)
+    if key is None:
+        if seed is None and required:
+            fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
+        return
+    if not isinstance(key, torch.Tensor):
+        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got {type(key).__name__}",
+             TypeError)
+    if key.dtype != torch.int64 or tuple(key.shape) != (2,):
+        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got "
+                 f"{str(key.dtype).replace('torch.', '')} {fmt_shape(key.shape)}", TypeError)
 
 
 # --- value checks -----------------------------------------------------------------------------

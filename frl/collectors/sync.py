@@ -9,7 +9,7 @@ import torch
 from tensordict import TensorDictBase
 
 from frl import random as fr
-from frl._checks import fail
+from frl._checks import check_key_or_seed, fail
 from frl.collectors._bookkeeping import init_stats, track
 from frl.collectors._policy import as_policy_fn
 from frl.envs.auto_reset import auto_reset
@@ -110,10 +110,7 @@ class SyncCollector:
                  key: torch.Tensor | None = None, seed: int | None = None,
                  batch_size: Sequence[int] | int | None = None, env_td: TensorDictBase | None = None,
                  compile: bool | dict = True):
-        if key is None and seed is None:
-            fail(_FN, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
-        if key is not None and seed is not None:
-            fail(_FN, "give either key or seed, not both", TypeError)
+        check_key_or_seed(_FN, key, seed)
         if env_td is not None and batch_size is not None:
             fail(_FN, "give either env_td or batch_size, not both", TypeError)
         key = fr.key(seed) if key is None else key

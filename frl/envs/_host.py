@@ -18,7 +18,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._compat import is_plain_td, new_td_fast, td_entries
-from frl._checks import FrlKeyError, check_keys, fail, fmt_shape, value_checks_enabled
+from frl._checks import FrlKeyError, check_key_or_seed, check_keys, fail, fmt_shape, value_checks_enabled
 from frl.envs.env import SharedSpecs
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
 from frl.envs.step_mdp import _merge
@@ -74,13 +74,10 @@ def reset_seed(fn: str, key: torch.Tensor | None, seed: int | None, count: int) 
     is split into a 31-bit host seed and the frl keys; neither continues the host's own random
     stream (as gymnasium's ``reset()``), with frl keys folded from the count of such resets.
     """
-    if key is not None and seed is not None:
-        fail(fn, "give either key or seed, not both", TypeError)
+    check_key_or_seed(fn, key, seed, required=False)
     if seed is not None:
         return int(seed), fr.key(int(seed))
     if key is not None:
-        if not fr.is_key(key) or key.dim() != 1:
-            fail(fn, f"key must be an frl.random key (int64 [2]), got {key.dtype} {fmt_shape(key.shape)}", TypeError)
         k_host, k_frl = fr.split(key)
         return int(fr.randint(k_host, (), 0, 2**31 - 1)), k_frl
     return None, fr.fold_in(fr.key(0x5EED), count)

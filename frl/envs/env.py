@@ -28,7 +28,7 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._checks import check_keys, check_shape, fail
+from frl._checks import check_key_or_seed, check_keys, check_shape, fail
 from frl._compat import pytree
 from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 
@@ -47,12 +47,9 @@ def env_keys(key: torch.Tensor, batch_size: Sequence[int]) -> torch.Tensor:
 def reset_key(fn: str, key: torch.Tensor | None, seed: int | None,
               batch_size: Sequence[int] | int) -> tuple[torch.Tensor, tuple[int, ...]]:
     """A reset's key (from ``key`` or ``seed=<int>``, exactly one of them) and its batch shape as a tuple."""
+    check_key_or_seed(fn, key, seed)
     if key is None:
-        if seed is None:
-            fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
         key = fr.key(seed)
-    elif seed is not None:
-        fail(fn, "give either key or seed, not both", TypeError)
     if isinstance(batch_size, int):
         batch_size = (batch_size,)
     return key, tuple(int(b) for b in batch_size)
