@@ -213,8 +213,6 @@ class GymEnv(_host.HostEnv):
         ['pixels']
     """
 
-    #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
-
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
                  from_pixels: bool = False, pixels_only: bool = True, wrappers: Sequence[Callable] = (),
                  device: str | torch.device = "cpu", **make_kwargs):

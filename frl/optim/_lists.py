@@ -30,50 +30,50 @@ def use_foreach(*lists: list) -> bool:
     return True
 
 
-# Each op takes ``fe`` (the answer of use_foreach for its operands) and lists of the same length;
+# Each op takes ``foreach`` (the answer of use_foreach for its operands) and lists of the same length;
 # a scalar operand is a Python number or a tensor of shape [] (a bias correction, a clip factor).
 
-def add(fe: bool, xs: list, ys, alpha: float = 1.0) -> list:
+def add(foreach: bool, xs: list, ys, alpha: float = 1.0) -> list:
     """xs + alpha * ys, where ys is a list or a Python number."""
     if isinstance(ys, (list, tuple)):
-        if fe:
+        if foreach:
             return torch._foreach_add(xs, ys, alpha=alpha)
         return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys)]
-    if fe:
+    if foreach:
         return torch._foreach_add(xs, alpha * ys)
     return [x + alpha * ys for x in xs]
 
 
-def mul(fe: bool, xs: list, ys) -> list:
-    if fe:
+def mul(foreach: bool, xs: list, ys) -> list:
+    if foreach:
         return torch._foreach_mul(xs, ys)
     if isinstance(ys, (list, tuple)):
         return [x * y for x, y in zip(xs, ys)]
     return [x * ys for x in xs]
 
 
-def div(fe: bool, xs: list, ys) -> list:
-    if fe:
+def div(foreach: bool, xs: list, ys) -> list:
+    if foreach:
         return torch._foreach_div(xs, ys)
     if isinstance(ys, (list, tuple)):
         return [x / y for x, y in zip(xs, ys)]
     return [x / ys for x in xs]
 
 
-def sqrt(fe: bool, xs: list) -> list:
-    return torch._foreach_sqrt(xs) if fe else [torch.sqrt(x) for x in xs]
+def sqrt(foreach: bool, xs: list) -> list:
+    return torch._foreach_sqrt(xs) if foreach else [torch.sqrt(x) for x in xs]
 
 
-def lerp(fe: bool, xs: list, ys: list, weight: float) -> list:
-    return torch._foreach_lerp(xs, ys, weight) if fe else [torch.lerp(x, y, weight) for x, y in zip(xs, ys)]
+def lerp(foreach: bool, xs: list, ys: list, weight: float) -> list:
+    return torch._foreach_lerp(xs, ys, weight) if foreach else [torch.lerp(x, y, weight) for x, y in zip(xs, ys)]
 
 
-def addcmul(fe: bool, xs: list, ys: list, zs: list, value: float) -> list:
+def addcmul(foreach: bool, xs: list, ys: list, zs: list, value: float) -> list:
     """xs + value * ys * zs."""
-    if fe:
+    if foreach:
         return torch._foreach_addcmul(xs, ys, zs, value=value)
     return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs)]
 
 
-def maximum(fe: bool, xs: list, ys: list) -> list:
-    return torch._foreach_maximum(xs, ys) if fe else [torch.maximum(x, y) for x, y in zip(xs, ys)]
+def maximum(foreach: bool, xs: list, ys: list) -> list:
+    return torch._foreach_maximum(xs, ys) if foreach else [torch.maximum(x, y) for x, y in zip(xs, ys)]

@@ -1,9 +1,9 @@
 """The building blocks that the optimizers in `frl.optim` chain together.
 
 Every block flattens its inputs once and works on lists of leaves; a block with per-parameter state
-checks the incoming updates against that state first (same keys, same shapes). The ``_name`` argument
-of the private constructors is the public name errors should carry: ``adam``'s pieces report
-``frl.optim.adam.update``, not the name of the piece that noticed.
+checks the incoming updates against that state first (same keys, same shapes). The ``name`` argument
+of the private constructors that check anything is the public name errors should carry: ``adam``'s
+pieces report ``frl.optim.adam.update``, not the name of the piece that noticed.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ _INF = float("inf")
 
 # --- stateless scalings -------------------------------------------------------------------------
 
-def _scale(name: str, step_size: float) -> GradientTransformation:
+def _scale(step_size: float) -> GradientTransformation:
     step_size = float(step_size)
 
     def init(params):
@@ -109,21 +109,21 @@ def scale(step_size: float) -> GradientTransformation:
     Example:
         >>> sgd = frl.optim.scale(-0.1)   # plain gradient descent with learning rate 0.1
     """
-    return _scale("scale", step_size)
+    return _scale(step_size)
 
 
-def _scale_by_schedule(name: str, step_size_fn: Schedule) -> GradientTransformation:
+def _scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def init(params):
         return ScaleByScheduleState(_count_like(flatten(params)[0]))
 
     def update(updates, state, params=None):
         leaves, spec = flatten(updates)
         s = step_size_fn(state.count)
-        fe = L.use_foreach(leaves)
-        if fe and isinstance(s, torch.Tensor):
+        foreach = L.use_foreach(leaves)
+        if foreach and isinstance(s, torch.Tensor):
             # One dtype: cast the schedule's float32 value to it, as the loop's type promotion does.
             s = s.to(leaves[0].dtype)
-        return unflatten(L.mul(fe, leaves, s), spec), ScaleByScheduleState(state.count + 1)
+        return unflatten(L.mul(foreach, leaves, s), spec), ScaleByScheduleState(state.count + 1)
 
     return GradientTransformation(init, update)
 
@@ -143,17 +143,17 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     if not callable(step_size_fn):
         fail("frl.optim.scale_by_schedule", f"step_size_fn must be callable, got {type(step_size_fn).__name__}",
              TypeError)
-    return _scale_by_schedule("scale_by_schedule", step_size_fn)
+    return _scale_by_schedule(step_size_fn)
 
 
 def _scale_by_learning_rate(name: str, learning_rate: float | Schedule, flip_sign: bool = True
                             ) -> GradientTransformation:
     sign = -1.0 if flip_sign else 1.0
     if callable(learning_rate):
-        return _scale_by_schedule(name, lambda count: sign * learning_rate(count))
+        return _scale_by_schedule(lambda count: sign * learning_rate(count))
     if not isinstance(learning_rate, (int, float)) or learning_rate < 0:
         fail(f"frl.optim.{name}", f"learning rate must be a float >= 0 or a schedule, got {learning_rate!r}")
-    return _scale(name, sign * float(learning_rate))
+    return _scale(sign * float(learning_rate))
 
 
 def scale_by_learning_rate(learning_rate: float | Schedule, *, flip_sign: bool = True) -> GradientTransformation:
@@ -225,15 +225,15 @@ def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0
         fn = f"frl.optim.{name}.update"
         t, spec = flatten(state.trace)
         u = leaves_like(fn, "updates", updates, state.trace, t, spec)
-        fe = L.use_foreach(t, u)
+        foreach = L.use_foreach(t, u)
         # A zero buffer makes the first step decay * 0 + u = u, torch.optim.SGD's first buffer.
-        new_t = L.add(fe, L.mul(fe, t, decay), u, alpha=1.0 - dampening)
+        new_t = L.add(foreach, L.mul(foreach, t, decay), u, alpha=1.0 - dampening)
         if dampening != 0.0:
             # With dampening torch.optim.SGD starts the buffer at the undamped update: a where on the
             # count, not a Python if, so that compiled steps do not recompile.
             first = state.count == 0
             new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t)]
-        out = L.add(fe, u, new_t, alpha=decay) if nesterov else new_t
+        out = L.add(foreach, u, new_t, alpha=decay) if nesterov else new_t
         return unflatten(out, spec), TraceState(state.count + 1, unflatten(new_t, spec))
 
     return GradientTransformation(init, update)
@@ -288,22 +288,22 @@ def _scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1
             if x.dtype not in corrections:
                 t = count.to(x.dtype)
                 corrections[x.dtype] = (1.0 - b1 ** t, torch.sqrt(1.0 - b2 ** t))
-        fe = L.use_foreach(mu, nu, g)
-        if fe:  # one dtype
+        foreach = L.use_foreach(mu, nu, g)
+        if foreach:  # one dtype
             bc1, bc2_sqrt = corrections[mu[0].dtype]
         else:
             bc1 = [corrections[x.dtype][0] for x in mu]
             bc2_sqrt = [corrections[x.dtype][1] for x in mu]
-        new_mu = L.lerp(fe, mu, g, 1.0 - b1)
-        new_nu = L.addcmul(fe, L.mul(fe, nu, b2), g, g, 1.0 - b2)
+        new_mu = L.lerp(foreach, mu, g, 1.0 - b1)
+        new_nu = L.addcmul(foreach, L.mul(foreach, nu, b2), g, g, 1.0 - b2)
         if amsgrad:
-            new_max = L.maximum(fe, flatten(state.nu_max)[0], new_nu)
+            new_max = L.maximum(foreach, flatten(state.nu_max)[0], new_nu)
             second = new_max
         else:
             second = new_nu
         # The order of operations is torch.optim.Adam's: (m / bc1) / (sqrt(v) / sqrt(bc2) + eps).
-        denom = L.add(fe, L.div(fe, L.sqrt(fe, second), bc2_sqrt), eps)
-        out = L.div(fe, L.div(fe, new_mu, bc1), denom)
+        denom = L.add(foreach, L.div(foreach, L.sqrt(foreach, second), bc2_sqrt), eps)
+        out = L.div(foreach, L.div(foreach, new_mu, bc1), denom)
         if amsgrad:
             new_state = ScaleByAmsgradState(count, unflatten(new_mu, spec), unflatten(new_nu, spec),
                                             unflatten(new_max, spec))
@@ -354,8 +354,8 @@ def global_norm(tree: Any) -> torch.Tensor:
     return _global_norm(L.use_foreach(leaves), leaves)
 
 
-def _global_norm(fe: bool, leaves: list) -> torch.Tensor:
-    norms = torch._foreach_norm(leaves) if fe else [torch.linalg.vector_norm(x) for x in leaves]
+def _global_norm(foreach: bool, leaves: list) -> torch.Tensor:
+    norms = torch._foreach_norm(leaves) if foreach else [torch.linalg.vector_norm(x) for x in leaves]
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
@@ -388,12 +388,12 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         leaves, spec = flatten(updates)
         if not leaves:
             return updates, state
-        fe = L.use_foreach(leaves)
-        norm = _global_norm(fe, leaves)
+        foreach = L.use_foreach(leaves)
+        norm = _global_norm(foreach, leaves)
         # 1e-6 and the clamp (not a Python if) are clip_grad_norm_'s: the factor is applied always.
         factor = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        if fe:
-            return unflatten(L.mul(fe, leaves, factor.to(leaves[0].dtype)), spec), state
+        if foreach:
+            return unflatten(L.mul(foreach, leaves, factor.to(leaves[0].dtype)), spec), state
         return unflatten([x * factor.to(x.dtype) for x in leaves], spec), state
 
     return GradientTransformation(init, update)
