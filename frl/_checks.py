@@ -69,7 +69,7 @@ def check_keys(fn: str, td, keys: Sequence, what: str = "input") -> None:
 def check_shape(fn: str, name: str, tensor: torch.Tensor, expected: Sequence, note: str = "") -> None:
     """Check ``tensor.shape`` against ``expected``, where ``None`` matches any size."""
     shape = tuple(tensor.shape)
-    ok = len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
+    ok = len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected, strict=True))
     if not ok:
         extra = f" ({note})" if note else ""
         fail(fn, f"{name} has shape {fmt_shape(shape)}, expected {fmt_shape(expected)}{extra}")

@@ -17,11 +17,11 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._compat import is_plain_td, new_td_fast, td_entries
 from frl._checks import FrlKeyError, check_key_or_seed, check_keys, fail, fmt_shape, value_checks_enabled
+from frl._compat import is_plain_td, new_td_fast, td_entries
 from frl.envs.env import SharedSpecs
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
-from frl.envs.step_mdp import _merge
+from frl.envs.step_mdp import merge_entries
 
 FLAGS = ("done", "terminated", "truncated")
 
@@ -123,7 +123,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
     """``frl.envs.step_mdp(td)`` with its default options, without its checks (the layout is ours)."""
     nxt = get(td, "next")
     if not (_plain(td) and _plain(nxt)):
-        return new_td(_merge(td, nxt, _NOT_NEXT), td.batch_size, td.device)
+        return new_td(merge_entries(td, nxt, _NOT_NEXT), td.batch_size, td.device)
     out = dict(td_entries(td))
     for k in _SKIP:
         if k in out:
@@ -144,7 +144,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
         old = out.get(k)
         if isinstance(old, TensorDictBase) and isinstance(v, TensorDictBase):
             # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
-            v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
+            v = new_td(merge_entries(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
     return new_td(out, td.batch_size, td.device)
 

@@ -77,7 +77,7 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     fresh = TensorDict(env._fresh_episodes(nxt.get("key")), batch_size=nxt.batch_size)
     out = where_td(done, fresh.exclude("state"), nxt)
     d = done[..., 0]
-    columns = zip(fresh.get("state").unbind(-1), nxt.get("state").unbind(-1))
+    columns = zip(fresh.get("state").unbind(-1), nxt.get("state").unbind(-1), strict=True)
     out.set("state", torch.stack([torch.where(d, f, s) for f, s in columns], -1))
     out.set("observation", env._observe(out.get("state")))
     return out

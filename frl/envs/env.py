@@ -28,7 +28,7 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._checks import check_key_or_seed, check_keys, check_shape, fail
+from frl._checks import check_key_or_seed, check_keys, check_shape
 from frl._compat import pytree
 from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 

@@ -54,10 +54,10 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import check_dtype, check_floating, check_keys, check_shape, check_values, fail, fmt_shape
-from frl.envs.env import env_keys, map_keys, reset_key
-from frl.envs.specs import Bounded, Composite, Spec, Unbounded, done_flags_spec
-from frl.envs.step_mdp import step_mdp
 from frl.envs.auto_reset import where_td
+from frl.envs.env import env_keys, map_keys, reset_key
+from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
+from frl.envs.step_mdp import step_mdp
 
 __all__ = ["ModelEnv", "ModelEnvParams"]
 

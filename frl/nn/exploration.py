@@ -11,6 +11,7 @@ Switching between exploring and acting deterministically is the caller's choice 
 from __future__ import annotations
 
 import math
+
 import torch
 from tensordict import TensorDictBase
 

@@ -38,7 +38,7 @@ def add(foreach: bool, xs: list, ys, alpha: float = 1.0) -> list:
     if isinstance(ys, (list, tuple)):
         if foreach:
             return torch._foreach_add(xs, ys, alpha=alpha)
-        return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys)]
+        return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys, strict=True)]
     if foreach:
         return torch._foreach_add(xs, alpha * ys)
     return [x + alpha * ys for x in xs]
@@ -48,7 +48,7 @@ def mul(foreach: bool, xs: list, ys) -> list:
     if foreach:
         return torch._foreach_mul(xs, ys)
     if isinstance(ys, (list, tuple)):
-        return [x * y for x, y in zip(xs, ys)]
+        return [x * y for x, y in zip(xs, ys, strict=True)]
     return [x * ys for x in xs]
 
 
@@ -56,7 +56,7 @@ def div(foreach: bool, xs: list, ys) -> list:
     if foreach:
         return torch._foreach_div(xs, ys)
     if isinstance(ys, (list, tuple)):
-        return [x / y for x, y in zip(xs, ys)]
+        return [x / y for x, y in zip(xs, ys, strict=True)]
     return [x / ys for x in xs]
 
 
@@ -65,15 +65,17 @@ def sqrt(foreach: bool, xs: list) -> list:
 
 
 def lerp(foreach: bool, xs: list, ys: list, weight: float) -> list:
-    return torch._foreach_lerp(xs, ys, weight) if foreach else [torch.lerp(x, y, weight) for x, y in zip(xs, ys)]
+    if foreach:
+        return torch._foreach_lerp(xs, ys, weight)
+    return [torch.lerp(x, y, weight) for x, y in zip(xs, ys, strict=True)]
 
 
 def addcmul(foreach: bool, xs: list, ys: list, zs: list, value: float) -> list:
     """xs + value * ys * zs."""
     if foreach:
         return torch._foreach_addcmul(xs, ys, zs, value=value)
-    return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs)]
+    return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs, strict=True)]
 
 
 def maximum(foreach: bool, xs: list, ys: list) -> list:
-    return torch._foreach_maximum(xs, ys) if foreach else [torch.maximum(x, y) for x, y in zip(xs, ys)]
+    return torch._foreach_maximum(xs, ys) if foreach else [torch.maximum(x, y) for x, y in zip(xs, ys, strict=True)]

@@ -232,7 +232,7 @@ def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0
             # With dampening torch.optim.SGD starts the buffer at the undamped update: a where on the
             # count, not a Python if, so that compiled steps do not recompile.
             first = state.count == 0
-            new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t)]
+            new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t, strict=True)]
         out = L.add(foreach, u, new_t, alpha=decay) if nesterov else new_t
         return unflatten(out, spec), TraceState(state.count + 1, unflatten(new_t, spec))
 

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from tensordict import TensorDict
 
-from frl._compat import is_plain_td, new_td_unsafe, pytree, td_entries
 from frl._checks import FrlKeyError, fail, fmt_shape
+from frl._compat import is_plain_td, new_td_unsafe, pytree, td_entries
 
 __all__ = ["flatten", "leaves_like", "unflatten"]
 
@@ -136,7 +136,7 @@ def leaves_like(fn: str, what: str, tree: Any, ref: Any, ref_leaves: list, ref_s
         if extra:
             fail(fn, f"{what} have a key {_key_name(extra[0])} that {ref_what} lacks", FrlKeyError)
         leaves = [by_path[path] for path in ref_paths]
-    for i, (leaf, ref_leaf) in enumerate(zip(leaves, ref_leaves)):
+    for i, (leaf, ref_leaf) in enumerate(zip(leaves, ref_leaves, strict=True)):
         if not isinstance(leaf, torch.Tensor):
             fail(fn, f"{what} key {_key_name(_paths(ref)[i])} is a {type(leaf).__name__}, expected a tensor",
                  TypeError)

@@ -39,7 +39,7 @@ from frl.envs.specs import Bounded, Composite, Spec, Unbounded
 __all__ = ["Transform", "KeyTransform"]
 
 
-def _as_keys(keys, default: Sequence) -> list:
+def as_keys(keys, default: Sequence) -> list:
     """A list of keys from one key (a str) or a sequence of keys (each a str or a tuple of str)."""
     if keys is None:
         keys = default
@@ -48,7 +48,7 @@ def _as_keys(keys, default: Sequence) -> list:
     return [k if isinstance(k, str) else tuple(k) for k in keys]
 
 
-def _key_name(key) -> str:
+def key_name(key) -> str:
     """A flat name for a (possibly nested) key, for the transform's private state entries."""
     return key if isinstance(key, str) else "_".join(key)
 
@@ -144,8 +144,8 @@ class KeyTransform(Transform):
 
     def __init__(self, in_keys, out_keys=None, default_in_keys=("observation",)):
         super().__init__()
-        self.in_keys = _as_keys(in_keys, default_in_keys)
-        self.out_keys = _as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
+        self.in_keys = as_keys(in_keys, default_in_keys)
+        self.out_keys = as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
         if len(self.out_keys) != len(self.in_keys):
             fail(self.name, f"got {len(self.in_keys)} in_keys and {len(self.out_keys)} out_keys; "
                             "give one out_key per in_key")
@@ -158,7 +158,7 @@ class KeyTransform(Transform):
 
     def _apply_td(self, td: TensorDictBase, on_reset: bool) -> TensorDictBase:
         out = td.copy()
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             # The reward exists only in a step's "next": a reset has none to transform.
             if on_reset and ki == "reward":
                 continue
@@ -174,13 +174,13 @@ class KeyTransform(Transform):
 
     def transform_observation_spec(self, specs):
         specs = dict(specs)
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             if ki in specs:
                 specs[ko] = self._apply_spec(specs[ki], ki)
         return specs
 
     def transform_reward_spec(self, spec):
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             if ki == "reward" and ko == "reward":
                 return self._apply_spec(spec, ki)
         return spec

@@ -7,7 +7,7 @@ from tensordict import TensorDictBase
 
 from frl._checks import check_keys, fail
 from frl.envs.specs import Bounded, Spec, Unbounded
-from frl.envs.transforms._base import KeyTransform, _key_name
+from frl.envs.transforms._base import KeyTransform, key_name
 
 __all__ = ["ObservationNorm"]
 
@@ -68,7 +68,7 @@ class ObservationNorm(KeyTransform):
         return self.running or self.loc is not None
 
     def _state_keys(self, key):
-        n = _key_name(key)
+        n = key_name(key)
         return f"_{n}_mean", f"_{n}_var", f"_{n}_count"
 
     # ---- fixed statistics ------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class ObservationNorm(KeyTransform):
             return super()._reset(td, prev)
         out = td.copy()
         nb = td.batch_dims
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, td, (ki,), "reset")
             x = td.get(ki)
             if not x.is_floating_point():
@@ -191,7 +191,7 @@ class ObservationNorm(KeyTransform):
             return super()._step(td, next_td)
         out = next_td.copy()
         nb = next_td.batch_dims
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, next_td, (ki,), "step's next")
             x = next_td.get(ki)
             mean, var, count = self._update(*self._read(td, ki), x, nb)

@@ -187,7 +187,8 @@ class TransformedEnv:
         if base is None:
             raise AttributeError(name)
         if name == "init":
-            getattr(base, "init")  # raises AttributeError for a host base
+            if not hasattr(base, "init"):  # a host base has no init
+                raise AttributeError(name)
             return self._init
         return getattr(base, name)
 

@@ -125,6 +125,11 @@ def test_clear_errors():
         CatFrames(2, dim=1)
     with pytest.raises(ValueError, match=r"frl.envs.Unsqueeze: dim=0, expected a negative dimension"):
         Unsqueeze(0)
+    # One out_key per in_key: a longer or shorter list used to be cut silently at the shorter one.
+    with pytest.raises(ValueError, match=r"frl.envs.CatFrames: got 1 in_keys and 2 out_keys; give one out_key"):
+        CatFrames(2, in_keys=["observation"], out_keys=["a", "b"])
+    with pytest.raises(ValueError, match=r"frl.envs.RewardSum: got 2 in_keys and 1 out_keys; give one out_key"):
+        RewardSum(in_keys=["reward", "cost"], out_keys=["episode_reward"])
     with pytest.raises(ValueError, match=r"frl.envs.StepCounter: max_steps=0, expected at least 1"):
         StepCounter(0)
     bad = TransformedEnv(count_env(), [StepCounter(), CatTensors(["observation", "step_count"], dim=-2)])
