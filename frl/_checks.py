@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import torch
 
-from frl._compat import is_batched_tensor
+from frl._compat import assert_async, is_batched_tensor
 
 __all__ = [
     "FrlKeyError",
@@ -160,8 +160,8 @@ def value_checks_enabled() -> bool:
 # then stays in the graph.
 @torch.library.custom_op("frl::check_values", mutates_args=())
 def _check_values_op(x: torch.Tensor, ok: torch.Tensor, message: str) -> torch.Tensor:
-    # _assert_async does not synchronize on CUDA; on the CPU it raises at once.
-    torch._assert_async(ok.all(), message)
+    # assert_async (torch._assert_async) does not synchronize on CUDA; on the CPU it raises at once.
+    assert_async(ok.all(), message)
     return x.clone()
 
 
@@ -195,5 +195,5 @@ def check_values(fn: str, name: str, x: torch.Tensor, ok: torch.Tensor, expected
     # Unbatched (eager or compiled): the assert alone. A compiled graph keeps it (it has a side
     # effect), and it costs ~20 us less per call than the op, whose Python kernel a compiled graph
     # calls through the dispatcher.
-    torch._assert_async(ok.all(), message)
+    assert_async(ok.all(), message)
     return x

@@ -13,7 +13,11 @@ Entries:
 - `new_td_fast`: the same for a plain dict of ready leaves, eagerly, writing TensorDict's four
   instance attributes directly (used only if a probe shows it builds what ``_new_unsafe`` builds).
 - `td_entries`, `is_plain_td`: a plain TensorDict's entry dict and dim names, read directly.
-- `is_batched_tensor`: ``torch._C._functorch.is_batchedtensor``.
+- `is_batched_tensor`, `is_functorch_wrapped`: ``torch._C._functorch.is_batchedtensor`` and
+  ``is_functorch_wrapped_tensor`` (a vmap / grad wrapper around a tensor).
+- `foreach_ops`: torch's multi-tensor ops (``torch._foreach_add`` ...), as ``foreach_ops.add`` etc.
+- `assert_async`: ``torch._assert_async``, an assert that a compiled graph keeps and that does not
+  synchronize with a CUDA device.
 - `functional_collectives`: ``torch.distributed._functional_collectives``.
 - `global_guard_filter`: ``torch.compiler.skip_guard_on_globals_unsafe``.
 """
@@ -21,11 +25,13 @@ Entries:
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import torch
 import torch.utils._pytree as pytree  # torch's pytree registry: TensorDict registers itself there
 from tensordict import TensorDict
+from torch._C._functorch import is_batchedtensor as _is_batchedtensor
+from torch._C._functorch import is_functorch_wrapped_tensor as _is_functorch_wrapped_tensor
 
 __all__ = [
     "pytree",
@@ -34,6 +40,9 @@ __all__ = [
     "td_entries",
     "is_plain_td",
     "is_batched_tensor",
+    "is_functorch_wrapped",
+    "foreach_ops",
+    "assert_async",
     "functional_collectives",
     "global_guard_filter",
 ]
@@ -118,7 +127,28 @@ new_td_fast: Callable[..., TensorDict] = _make_new_td_fast()
 
 def is_batched_tensor(x: torch.Tensor) -> bool:
     """Whether ``x`` is a tensor that `torch.func.vmap` has wrapped (a BatchedTensor)."""
-    return torch._C._functorch.is_batchedtensor(x)
+    return _is_batchedtensor(x)
+
+
+def is_functorch_wrapped(x: torch.Tensor) -> bool:
+    """Whether a functorch transform (vmap, grad, ...) wraps ``x``: foreach ops do not accept those."""
+    return _is_functorch_wrapped_tensor(x)
+
+
+# The multi-tensor ops torch.optim uses, which torch's stubs do not export: foreach_ops.add(xs, ys), ...
+FOREACH_OPS = ("add", "mul", "div", "sqrt", "lerp", "addcmul", "maximum", "norm")
+foreach_ops = SimpleNamespace(**{name: getattr(torch, f"_foreach_{name}") for name in FOREACH_OPS})
+
+
+def assert_async(ok: torch.Tensor, message: str) -> None:
+    """``torch._assert_async``: raise ``message`` if ``ok`` is False, without a host sync on CUDA.
+
+    A compiled graph keeps it (it has a side effect); on the CPU it raises at once.
+    """
+    _assert_async_op(ok, message)
+
+
+_assert_async_op = torch._assert_async  # pyright: ignore[reportPrivateImportUsage]  (public op, not in torch's stub exports)
 
 
 def functional_collectives() -> ModuleType:

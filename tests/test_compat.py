@@ -103,3 +103,34 @@ def test_global_guard_filter():
 @pytest.mark.parametrize("name", _compat.__all__)
 def test_every_entry_exists(name):
     assert getattr(_compat, name) is not None
+
+
+def test_is_functorch_wrapped_inside_vmap_and_grad():
+    x = torch.ones(3)
+    assert not _compat.is_functorch_wrapped(x)
+    seen = []
+
+    def f(v):
+        seen.append(_compat.is_functorch_wrapped(v))
+        return (v * v).sum()
+
+    torch.func.grad(f)(x)
+    torch.func.vmap(f)(torch.ones(2, 3))
+    assert seen == [True, True]
+
+
+def test_foreach_ops_exist_and_compute():
+    for name in _compat.FOREACH_OPS:
+        assert callable(getattr(_compat.foreach_ops, name)), f"torch._foreach_{name} is gone"
+    xs, ys = [torch.ones(2), torch.full((3,), 2.0)], [torch.ones(2), torch.ones(3)]
+    out = _compat.foreach_ops.add(xs, ys, alpha=2.0)
+    assert [o.tolist() for o in out] == [[3.0, 3.0], [4.0, 4.0, 4.0]]
+    assert [float(n) for n in _compat.foreach_ops.norm([torch.tensor([3.0, 4.0])])] == [5.0]
+    lerp = _compat.foreach_ops.lerp([torch.zeros(2)], [torch.ones(2)], 0.25)
+    assert lerp[0].tolist() == [0.25, 0.25]
+
+
+def test_assert_async_raises_on_cpu():
+    _compat.assert_async(torch.tensor(True), "fine")
+    with pytest.raises(RuntimeError, match="frl.test: broken"):
+        _compat.assert_async(torch.tensor(False), "frl.test: broken")

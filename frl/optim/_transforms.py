@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import torch
 
 from frl._checks import fail
+from frl._compat import foreach_ops
 from frl.optim import _lists as L
 from frl.optim._base import EmptyState, GradientTransformation, Schedule
 from frl.optim._tree import flatten, leaves_like, unflatten
@@ -355,7 +356,7 @@ def global_norm(tree: Any) -> torch.Tensor:
 
 
 def _global_norm(foreach: bool, leaves: list) -> torch.Tensor:
-    norms = torch._foreach_norm(leaves) if foreach else [torch.linalg.vector_norm(x) for x in leaves]
+    norms = foreach_ops.norm(leaves) if foreach else [torch.linalg.vector_norm(x) for x in leaves]
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
