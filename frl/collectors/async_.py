@@ -114,7 +114,9 @@ class AsyncCollector:
         self.poll_s, self.timeout = float(poll_s), timeout
         self.version = 0
         self._frames = 0
-        key = fr.key(seed) if key is None else key
+        if key is None:
+            assert seed is not None  # check_key_or_seed refused neither
+            key = fr.key(seed)
 
         try:
             env_bytes = cloudpickle.dumps(make_env)

@@ -11,6 +11,7 @@ and checks actions on their numpy form against bounds cached at construction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ class HostEnv(SharedSpecs):
     """
 
     stateful = True  # one live simulator state: check_env replays from the reset key instead of re-stepping
-    env: object
+    env: Any  # the host library's env object (gymnasium, dm_control): not typed here
 
     def close(self) -> None:
         """Close the host env (its worker processes, renderer and physics contexts)."""
@@ -161,7 +162,7 @@ def get_action(fn: str, td: TensorDictBase):
 # ---- actions: torch -> numpy, checked against the spec --------------------------------------------
 
 
-def _np_in(spec: Spec) -> Callable[[np.ndarray], bool]:
+def _np_in(spec: Spec) -> Callable[[np.ndarray], bool | np.bool_]:
     """A fast numpy membership test of one action leaf (NaN fails every comparison, so it is out)."""
     if isinstance(spec, Bounded):
         low, high = spec.low.numpy(), spec.high.numpy()

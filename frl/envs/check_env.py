@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 
@@ -84,7 +85,7 @@ def check_env(env: Env, batch_size: Sequence[int] | None = None, steps: int = 50
     """
     stateful = bool(getattr(env, "stateful", False))
     if batch_size is None:
-        batch_size = tuple(env.batch_size) if stateful else (3,)
+        batch_size = tuple(cast(Any, env).batch_size) if stateful else (3,)
     batch = tuple(int(b) for b in batch_size)
     td = env.reset(fr.key(seed), batch)
     _check_layout(env, td, batch, "reset's")

@@ -49,6 +49,7 @@ def reset_key(fn: str, key: torch.Tensor | None, seed: int | None,
     """A reset's key (from ``key`` or ``seed=<int>``, exactly one of them) and its batch shape as a tuple."""
     check_key_or_seed(fn, key, seed)
     if key is None:
+        assert seed is not None  # check_key_or_seed refused neither
         key = fr.key(seed)
     if isinstance(batch_size, int):
         batch_size = (batch_size,)

@@ -232,9 +232,11 @@ class ModelEnv:
         if self.observe_fn is not None:
             params = self._params(fn, params)
 
+        init_fn = self.init_fn
+
         def one(k):
             k_state, k_next = fr.split(k)
-            return self.init_fn(k_state), k_next
+            return init_fn(k_state), k_next
 
         state, next_key = map_keys(one, keys)
         self._check_state(fn, "init_fn's output", state, tuple(keys.shape[:-1]))

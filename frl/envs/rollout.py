@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from tensordict import TensorDictBase
@@ -76,8 +77,9 @@ def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None,
     if steps < 1:
         fail(fn, f"steps={steps}, expected at least 1")
     if policy is None:
-        def policy(t):
+        def random_policy(t):
             return random_action(env, t)
+        policy = random_policy
     frames = []
     for _ in range(int(steps)):
         td = policy(td)
@@ -87,4 +89,4 @@ def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None,
             out = env.step(td)
             td = step_mdp(out)
         frames.append(out)
-    return torch.stack(frames, dim=len(frames[0].batch_size))
+    return cast(TensorDictBase, torch.stack(frames, dim=len(frames[0].batch_size)))  # tensordict's torch.stack

@@ -29,6 +29,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from tensordict import TensorDictBase
@@ -126,7 +127,7 @@ class Transform:
     def transform_done_spec(self, spec: Composite) -> Composite:
         return spec
 
-    def transform_params(self, params):
+    def transform_params(self, params: Any) -> Any:
         """The parent env's ``params`` as this transform changes them (e.g. a lower time limit)."""
         return params
 
@@ -194,5 +195,6 @@ def td_device(td: TensorDictBase) -> torch.device:
     if td.device is not None:
         return td.device
     for v in td.values(include_nested=True, leaves_only=True):
-        return v.device
+        if v.device is not None:
+            return v.device
     return torch.device("cpu")

@@ -61,7 +61,8 @@ class ObservationNorm(KeyTransform):
         self.running = bool(running)
         self.eps = float(eps)
         self.loc = _as_tensor(loc)
-        self.scale = None if scale is None else torch.clamp_min(_as_tensor(scale), eps)
+        self.scale = (None if scale is None
+                      else torch.clamp_min(torch.as_tensor(scale, dtype=torch.get_default_dtype()), eps))
 
     @property
     def initialized(self) -> bool:
@@ -78,6 +79,7 @@ class ObservationNorm(KeyTransform):
             fail(self.name, "loc and scale are not set: pass them, or call init_stats first", RuntimeError)
         if not x.is_floating_point():
             fail(self.name, f"{key!r} has dtype {x.dtype}, expected a floating dtype", TypeError)
+        assert self.loc is not None and self.scale is not None  # initialized, and not running here
         loc, scale = self.loc.to(x.device, x.dtype), self.scale.to(x.device, x.dtype)
         return (x - loc) / scale if self.standard_normal else x * scale + loc
 
