@@ -22,7 +22,7 @@ shape ``[*B]`` (one value per env, for domain randomization).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from tensordict import TensorDict, TensorDictBase
@@ -32,7 +32,7 @@ from frl._checks import check_key_or_seed, check_keys, check_shape
 from frl._compat import pytree
 from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 
-__all__ = ["Env", "env_keys", "map_keys"]
+__all__ = ["Env", "EnvLike", "env_keys", "map_keys"]
 
 
 def env_keys(key: torch.Tensor, batch_size: Sequence[int]) -> torch.Tensor:
@@ -69,6 +69,30 @@ def map_keys(fn: Callable[[torch.Tensor], Any], keys: torch.Tensor) -> Any:
         return pytree.tree_map(torch.Tensor.contiguous, fn(keys))
     out = torch.vmap(fn)(keys.reshape(-1, 2))
     return pytree.tree_map(lambda t: t.reshape(batch + tuple(t.shape[1:])).contiguous(), out)
+
+
+class EnvLike(Protocol):
+    """What the env helpers (`rollout`, `auto_reset`, `check_env`, ...) need of an env, for the type checker.
+
+    A stateless `Env`, a host adapter (`GymEnv`, `DMControlEnv`), a `TransformedEnv` and a `ModelEnv`
+    all fit; the helpers read further attributes (``auto_reset``, ``stateful`` ...) only where present.
+    """
+
+    @property
+    def action_spec(self) -> Any: ...
+
+    @property
+    def observation_spec(self) -> Any: ...
+
+    @property
+    def reward_spec(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def reset(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def step(self, td: TensorDictBase) -> Any: ...
 
 
 class SharedSpecs:

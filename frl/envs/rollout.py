@@ -11,13 +11,13 @@ from tensordict import TensorDictBase
 from frl import random as fr
 from frl._checks import check_keys, fail
 from frl.envs.auto_reset import step_and_reset
-from frl.envs.env import Env, map_keys
+from frl.envs.env import EnvLike, map_keys
 from frl.envs.step_mdp import step_mdp
 
 __all__ = ["rollout", "random_action"]
 
 
-def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
+def random_action(env: EnvLike, td: TensorDictBase) -> TensorDictBase:
     """A uniformly random policy: sets ``"action"`` from ``env.action_spec``, drawn from each env's key.
 
     The action is drawn from each env's ``"key"``, which is then replaced by a key split from it
@@ -44,7 +44,7 @@ def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
     return out
 
 
-def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None, td: TensorDictBase,
+def rollout(env: EnvLike, policy: Callable[[TensorDictBase], TensorDictBase] | None, td: TensorDictBase,
             steps: int, *, auto_reset: bool = True) -> TensorDictBase:
     """Run ``steps`` steps of ``policy`` in ``env`` from ``td``; returns the transitions, time last.
 

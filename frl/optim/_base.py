@@ -12,8 +12,9 @@ from frl.optim._tree import flatten, leaves_like, unflatten
 
 __all__ = ["GradientTransformation", "EmptyState", "identity", "chain", "apply_updates", "Schedule"]
 
-# A learning-rate schedule: step count (an int32 tensor, shape []) -> value (a float tensor, shape []).
-Schedule = Callable[[torch.Tensor], torch.Tensor]
+# A schedule: step count (an int32 tensor, shape []; frl's own schedules also take a Python int or a
+# count of any shape) -> value (a float tensor of the count's shape).
+Schedule = Callable[[Any], torch.Tensor]
 
 
 class GradientTransformation(NamedTuple):
