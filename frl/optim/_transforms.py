@@ -2,8 +2,8 @@
 
 Every block flattens its inputs once and works on lists of leaves; a block with per-parameter state
 checks the incoming updates against that state first (same keys, same shapes). The ``name`` argument
-of the private constructors that check anything is the public name errors should carry: ``adam``'s
-pieces report ``frl.optim.adam.update``, not the name of the piece that noticed.
+of the ``named_*`` constructors (shared with the aliases in ``_alias.py``) is the public name errors
+should carry: ``adam``'s pieces report ``frl.optim.adam.update``, not the name of the piece that noticed.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     return _scale_by_schedule(step_size_fn)
 
 
-def _scale_by_learning_rate(name: str, learning_rate: float | Schedule, flip_sign: bool = True
+def named_scale_by_learning_rate(name: str, learning_rate: float | Schedule, flip_sign: bool = True
                             ) -> GradientTransformation:
     sign = -1.0 if flip_sign else 1.0
     if callable(learning_rate):
@@ -170,10 +170,10 @@ def scale_by_learning_rate(learning_rate: float | Schedule, *, flip_sign: bool =
     Example:
         >>> t = frl.optim.scale_by_learning_rate(frl.optim.cosine_decay_schedule(1e-3, 10_000))
     """
-    return _scale_by_learning_rate("scale_by_learning_rate", learning_rate, flip_sign)
+    return named_scale_by_learning_rate("scale_by_learning_rate", learning_rate, flip_sign)
 
 
-def _add_decayed_weights(name: str, weight_decay: float) -> GradientTransformation:
+def named_add_decayed_weights(name: str, weight_decay: float) -> GradientTransformation:
     weight_decay = float(weight_decay)
     _check_range(f"frl.optim.{name}", weight_decay=(weight_decay, 0.0, _INF))
 
@@ -207,12 +207,12 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
         >>> opt = frl.optim.chain(frl.optim.scale_by_adam(), frl.optim.add_decayed_weights(1e-2),
         ...                       frl.optim.scale_by_learning_rate(1e-3))   # = adamw(1e-3)
     """
-    return _add_decayed_weights("add_decayed_weights", weight_decay)
+    return named_add_decayed_weights("add_decayed_weights", weight_decay)
 
 
 # --- momentum -------------------------------------------------------------------------------------
 
-def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0.0) -> GradientTransformation:
+def named_trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0.0) -> GradientTransformation:
     decay, dampening = float(decay), float(dampening)
     _check_range(f"frl.optim.{name}", momentum=(decay, 0.0, _INF), dampening=(dampening, 0.0, _INF))
     if nesterov and (decay <= 0 or dampening != 0):
@@ -259,12 +259,12 @@ def trace(decay: float, nesterov: bool = False, dampening: float = 0.0) -> Gradi
     References:
         Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
     """
-    return _trace("trace", decay, nesterov, dampening)
+    return named_trace("trace", decay, nesterov, dampening)
 
 
 # --- Adam -----------------------------------------------------------------------------------------
 
-def _scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+def named_scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                    amsgrad: bool = False) -> GradientTransformation:
     b1, b2, eps = float(b1), float(b2), float(eps)
     _check_range(f"frl.optim.{name}", b1=(b1, 0.0, 1.0), b2=(b2, 0.0, 1.0), eps=(eps, 0.0, _INF))
@@ -336,7 +336,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
         Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
         Reddi et al., "On the Convergence of Adam and Beyond", ICLR 2018.
     """
-    return _scale_by_adam("scale_by_adam", b1, b2, eps, amsgrad)
+    return named_scale_by_adam("scale_by_adam", b1, b2, eps, amsgrad)
 
 
 # --- clipping -------------------------------------------------------------------------------------
