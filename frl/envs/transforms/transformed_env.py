@@ -18,6 +18,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 from tensordict import TensorDictBase
@@ -178,7 +179,7 @@ class TransformedEnv:
     def name(self) -> str:
         return f"TransformedEnv({getattr(self.base_env, 'name', type(self.base_env).__name__)})"
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Attributes the wrapper lacks (dtype, num_envs, ...) come from the base env, as in TorchRL;
         # ``init`` only where the base env has one (a stateless base).
         if name.startswith("__") or name in ("base_env", "transforms"):
