@@ -12,7 +12,8 @@ Entries:
 - `new_td_unsafe`: ``TensorDict._new_unsafe``, a TensorDict built without validation.
 - `new_td_fast`: the same for a plain dict of ready leaves, eagerly, writing TensorDict's four
   instance attributes directly (used only if a probe shows it builds what ``_new_unsafe`` builds).
-- `td_entries`, `is_plain_td`: a plain TensorDict's entry dict and dim names, read directly.
+- `td_entries`, `td_batch_and_device`, `is_plain_td`: a plain TensorDict's entry dict, batch size and
+  device, and dim names, read directly.
 - `is_batched_tensor`, `is_functorch_wrapped`: ``torch._C._functorch.is_batchedtensor`` and
   ``is_functorch_wrapped_tensor`` (a vmap / grad wrapper around a tensor).
 - `foreach_ops`: torch's multi-tensor ops (``torch._foreach_add`` ...), as ``foreach_ops.add`` etc.
@@ -24,6 +25,7 @@ Entries:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 
@@ -38,6 +40,7 @@ __all__ = [
     "new_td_unsafe",
     "new_td_fast",
     "td_entries",
+    "td_batch_and_device",
     "is_plain_td",
     "is_batched_tensor",
     "is_functorch_wrapped",
@@ -53,9 +56,13 @@ def new_td_unsafe(source: dict, batch_size: torch.Size, device=None, **kwargs) -
     return TensorDict._new_unsafe(source, batch_size=batch_size, device=device, **kwargs)
 
 
-def td_entries(td: TensorDict) -> dict:
-    """The live entry dict of a `TensorDict` (key -> tensor or sub-TensorDict). Read it, never write it."""
-    return td._tensordict
+# A TensorDict's live entry dict (key -> tensor or sub-TensorDict): read it, never write it. An
+# attrgetter, not a function: the host envs read it a few times per step, and a C-level getter costs
+# a third of a Python call.
+td_entries: Callable[[TensorDict], dict] = operator.attrgetter("_tensordict")
+
+# ``(td.batch_size, td.device)`` read from the attributes directly, for the same reason.
+td_batch_and_device: Callable[[TensorDict], tuple] = operator.attrgetter("_batch_size", "_device")
 
 
 def is_plain_td(td) -> bool:

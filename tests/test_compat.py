@@ -46,6 +46,9 @@ def test_tensordict_instance_attributes():
     assert td._td_dim_names is None
     assert dict(_compat.td_entries(td)).keys() == {"a"}
     assert _compat.td_entries(td)["a"] is td.get("a")
+    assert _compat.td_batch_and_device(td) == (td.batch_size, td.device)
+    on_cpu = TensorDict(a=torch.zeros(2), batch_size=[2], device="cpu")
+    assert _compat.td_batch_and_device(on_cpu) == (torch.Size([2]), torch.device("cpu"))
 
 
 def test_new_td_fast_builds_what_new_unsafe_builds():

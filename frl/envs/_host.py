@@ -19,7 +19,7 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import FrlKeyError, check_key_or_seed, check_keys, fail, fmt_shape, value_checks_enabled
-from frl._compat import is_plain_td, new_td_fast, td_entries
+from frl._compat import is_plain_td, new_td_fast, td_batch_and_device, td_entries
 from frl.envs.env import SharedSpecs
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
 from frl.envs.step_mdp import merge_entries
@@ -114,7 +114,7 @@ def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     if _plain(td):
         entries = dict(td_entries(td))
         entries["next"] = nxt
-        return new_td(entries, td.batch_size, td.device)
+        return new_td(entries, *td_batch_and_device(td))
     out = td.copy()
     out.set("next", nxt)
     return out
@@ -138,7 +138,7 @@ def next_input(td: TensorDictBase) -> TensorDict:
         out.update(nd)
         if "reward" in nd:
             del out["reward"]
-        return new_td(out, td.batch_size, td.device)
+        return new_td(out, *td_batch_and_device(td))
     for k, v in nd.items():
         if k == "reward":
             continue
