@@ -18,6 +18,8 @@ from typing import NoReturn
 
 import torch
 
+from frl._compat import assert_async, is_batched_tensor
+
 __all__ = [
     "FrlKeyError",
     "fail",
@@ -27,6 +29,7 @@ __all__ = [
     "check_dtype",
     "check_floating",
     "check_time_dim",
+    "check_key_or_seed",
     "check_values",
     "set_value_checks",
     "value_checks_enabled",
@@ -66,7 +69,7 @@ def check_keys(fn: str, td, keys: Sequence, what: str = "input") -> None:
 def check_shape(fn: str, name: str, tensor: torch.Tensor, expected: Sequence, note: str = "") -> None:
     """Check ``tensor.shape`` against ``expected``, where ``None`` matches any size."""
     shape = tuple(tensor.shape)
-    ok = len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
+    ok = len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected, strict=True))
     if not ok:
         extra = f" ({note})" if note else ""
         fail(fn, f"{name} has shape {fmt_shape(shape)}, expected {fmt_shape(expected)}{extra}")
@@ -100,6 +103,39 @@ def check_time_dim(fn: str, time_dim: int, ndim: int) -> int:
     return time_dim % ndim
 
 
+def check_key_or_seed(fn: str, key, seed, *, required: bool = True) -> None:
+    """Check the ``key=`` / ``seed=`` pair of a call that takes one of them (a reset, a collector).
+
+    ``key`` must be an `frl.random` key: an int64 tensor of shape [2] (under vmap, per member). The
+    caller turns ``seed`` into a key itself (``frl.random.key(seed)``; frl.random imports this module).
+
+    Args:
+        fn: the public function's name, for the messages.
+        key: the ``key`` argument, or None.
+        seed: the ``seed`` argument, or None.
+        required: whether one of them must be given (a host env's reset may take neither).
+
+    Raises:
+        TypeError: both are given, neither is given (when ``required``), or ``key`` is not a key.
+
+    Example:
+        >>> check_key_or_seed("frl.envs.Pendulum.reset", None, 0)      # fine: seed=0
+        >>> check_key_or_seed("frl.envs.Pendulum.reset", None, None)   # TypeError: give a key ...
+    """
+    if key is not None and seed is not None:
+        fail(fn, "give either key or seed, not both", TypeError)
+    if key is None:
+        if seed is None and required:
+            fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
+        return
+    if not isinstance(key, torch.Tensor):
+        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got {type(key).__name__}",
+             TypeError)
+    if key.dtype != torch.int64 or tuple(key.shape) != (2,):
+        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got "
+                 f"{str(key.dtype).replace('torch.', '')} {fmt_shape(key.shape)}", TypeError)
+
+
 # --- value checks -----------------------------------------------------------------------------
 
 _VALUE_CHECKS = [True]
@@ -124,8 +160,8 @@ def value_checks_enabled() -> bool:
 # then stays in the graph.
 @torch.library.custom_op("frl::check_values", mutates_args=())
 def _check_values_op(x: torch.Tensor, ok: torch.Tensor, message: str) -> torch.Tensor:
-    # _assert_async does not synchronize on CUDA; on the CPU it raises at once.
-    torch._assert_async(ok.all(), message)
+    # assert_async (torch._assert_async) does not synchronize on CUDA; on the CPU it raises at once.
+    assert_async(ok.all(), message)
     return x.clone()
 
 
@@ -153,11 +189,11 @@ def check_values(fn: str, name: str, x: torch.Tensor, ok: torch.Tensor, expected
     if not value_checks_enabled():
         return x
     message = f"{fn}: {name} has values outside {expected}"
-    if torch._C._functorch.is_batchedtensor(x) or torch._C._functorch.is_batchedtensor(ok):
+    if is_batched_tensor(x) or is_batched_tensor(ok):
         # Under vmap: _assert_async has no batching rule, the op's rule checks every member at once.
         return _check_values_op(x, ok, message)
     # Unbatched (eager or compiled): the assert alone. A compiled graph keeps it (it has a side
     # effect), and it costs ~20 us less per call than the op, whose Python kernel a compiled graph
     # calls through the dispatcher.
-    torch._assert_async(ok.all(), message)
+    assert_async(ok.all(), message)
     return x

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDictBase
+
+from frl._compat import pytree
 
 __all__ = ["tree_map", "tree_leaves", "where", "stack", "unstack", "index", "dense", "tree_allclose"]
 
@@ -85,4 +86,4 @@ def tree_allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> boo
     lb, sb = pytree.tree_flatten(b)
     if sa != sb:
         return False
-    return all(torch.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True) for x, y in zip(la, lb))
+    return all(torch.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True) for x, y in zip(la, lb, strict=True))

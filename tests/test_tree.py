@@ -15,7 +15,8 @@ class State(NamedTuple):
 
 def member(seed):
     g = torch.Generator().manual_seed(seed)
-    return State(torch.tensor(seed), TensorDict(w=torch.randn(3, 2, generator=g), b=TensorDict(x=torch.randn(4, generator=g))))
+    return State(torch.tensor(seed),
+                 TensorDict(w=torch.randn(3, 2, generator=g), b=TensorDict(x=torch.randn(4, generator=g))))
 
 
 def test_stack_unstack_roundtrip_keeps_batch_size():
@@ -26,7 +27,7 @@ def test_stack_unstack_roundtrip_keeps_batch_size():
     assert ens.mu["w"].shape == (3, 3, 2)
     back = frl.tree.unstack(ens)
     assert len(back) == 3
-    for a, b in zip(back, members):
+    for a, b in zip(back, members, strict=True):
         assert frl.tree.tree_allclose(a, b, rtol=0, atol=0)
     assert frl.tree.tree_allclose(frl.tree.index(ens, 1), members[1], rtol=0, atol=0)
 

@@ -42,7 +42,7 @@ def as_policy_fn(fn_name: str, env, policy) -> Callable[[object, TensorDictBase,
         def random_policy(params, td, key):
             return random_action(env, td)
         return random_policy
-    fn = getattr(policy, "apply", policy)
+    fn: Callable[..., TensorDictBase] = getattr(policy, "apply", policy)
     if not callable(fn):
         fail(fn_name, f"policy must be None, a callable (params, td[, key]) -> td or have an apply method; "
                       f"got {type(policy).__name__}", TypeError)

@@ -13,7 +13,7 @@ import torch.multiprocessing as tmp
 from tensordict import TensorDictBase
 
 from frl import random as fr
-from frl._checks import fail
+from frl._checks import check_key_or_seed, fail
 from frl.collectors._worker import flatten_params, unpack, worker_main
 
 __all__ = ["AsyncCollector", "WorkerError"]
@@ -97,10 +97,7 @@ class AsyncCollector:
                  batch_size: Sequence[int] | int | None = None, compile: bool | dict = False,
                  num_threads: int = 1, poll_s: float = 0.2, timeout: float | None = None):
         self._closed = True  # until the workers exist, shutdown (and __del__) has nothing to do
-        if key is None and seed is None:
-            fail(_FN, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
-        if key is not None and seed is not None:
-            fail(_FN, "give either key or seed, not both", TypeError)
+        check_key_or_seed(_FN, key, seed)
         if num_workers < 1:
             fail(_FN, f"num_workers={num_workers}, expected at least 1")
         if params is not None and not isinstance(params, TensorDictBase):
@@ -117,7 +114,9 @@ class AsyncCollector:
         self.poll_s, self.timeout = float(poll_s), timeout
         self.version = 0
         self._frames = 0
-        key = fr.key(seed) if key is None else key
+        if key is None:
+            assert seed is not None  # check_key_or_seed refused neither
+            key = fr.key(seed)
 
         try:
             env_bytes = cloudpickle.dumps(make_env)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 import torch
 from tensordict import TensorDictBase
 
 from frl import random as fr
-from frl._checks import fail
+from frl._checks import check_key_or_seed, fail
 from frl.collectors._bookkeeping import init_stats, track
 from frl.collectors._policy import as_policy_fn
 from frl.envs.auto_reset import auto_reset
@@ -28,7 +29,7 @@ def is_host_env(env) -> bool:
 def _jit(fn, compile):
     if compile is False or compile is None:
         return fn
-    options = {"fullgraph": True}
+    options: dict[str, Any] = {"fullgraph": True}
     if isinstance(compile, dict):
         options.update(compile)
     return torch.compile(fn, **options)
@@ -110,13 +111,12 @@ class SyncCollector:
                  key: torch.Tensor | None = None, seed: int | None = None,
                  batch_size: Sequence[int] | int | None = None, env_td: TensorDictBase | None = None,
                  compile: bool | dict = True):
-        if key is None and seed is None:
-            fail(_FN, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
-        if key is not None and seed is not None:
-            fail(_FN, "give either key or seed, not both", TypeError)
+        check_key_or_seed(_FN, key, seed)
         if env_td is not None and batch_size is not None:
             fail(_FN, "give either env_td or batch_size, not both", TypeError)
-        key = fr.key(seed) if key is None else key
+        if key is None:
+            assert seed is not None  # check_key_or_seed refused neither
+            key = fr.key(seed)
         k_env, self._key = fr.split(key)
         self.env = env
         self.host = is_host_env(env)
@@ -124,6 +124,7 @@ class SyncCollector:
             if isinstance(batch_size, int):
                 batch_size = (batch_size,)
             env_td = env.reset(k_env) if batch_size is None else env.reset(k_env, tuple(batch_size))
+        assert env_td is not None
         self.batch_size = tuple(env_td.batch_size)
         self.num_envs = math.prod(self.batch_size)
         frames_per_batch, total_frames = int(frames_per_batch), int(total_frames)
@@ -223,7 +224,7 @@ class SyncCollector:
         self._frames += steps * self.num_envs
         self._batches += 1
         time_dim = len(self.batch_size)
-        batch = torch.stack(frames, dim=time_dim)
+        batch = cast(TensorDictBase, torch.stack(frames, dim=time_dim))  # tensordict's torch.stack
         batch.set(("collector", "traj_ids"), torch.stack(traj_ids, dim=time_dim))
         batch.set(("next", "episode_return"), torch.stack(returns, dim=time_dim))
         return batch

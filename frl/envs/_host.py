@@ -11,16 +11,18 @@ and checks actions on their numpy form against bounds cached at construction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._checks import FrlKeyError, check_keys, fail, fmt_shape, value_checks_enabled
+from frl._checks import FrlKeyError, check_key_or_seed, check_keys, fail, fmt_shape, value_checks_enabled
+from frl._compat import is_plain_td, new_td_fast, td_batch_and_device, td_entries
 from frl.envs.env import SharedSpecs
 from frl.envs.specs import Binary, Bounded, Categorical, Composite, MultiCategorical, Spec, Unbounded
-from frl.envs.step_mdp import _merge
+from frl.envs.step_mdp import merge_entries
 
 FLAGS = ("done", "terminated", "truncated")
 
@@ -32,7 +34,7 @@ class HostEnv(SharedSpecs):
     """
 
     stateful = True  # one live simulator state: check_env replays from the reset key instead of re-stepping
-    env: object
+    env: Any  # the host library's env object (gymnasium, dm_control): not typed here
 
     def close(self) -> None:
         """Close the host env (its worker processes, renderer and physics contexts)."""
@@ -43,75 +45,14 @@ class HostEnv(SharedSpecs):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
 _NOT_NEXT = {"reward", "action"}
 _SKIP = {"next", "reward", "action"}
 
 
-def _new_td_kwargs() -> dict:
-    # tensordict's unchecked constructor; nested=False (newer releases) skips its per-entry loop.
-    try:
-        TensorDict._new_unsafe({}, batch_size=torch.Size([]), nested=False)
-        return {"nested": False}
-    except TypeError:
-        return {}
-
-
-_NEW_KW = _new_td_kwargs()
-
-
-def _new_td_unsafe(entries: dict, batch: torch.Size, device=None) -> TensorDict:
-    """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
-
-    ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
-    ``batch`` a ``torch.Size``.
-    """
-    return TensorDict._new_unsafe(entries, batch_size=batch, device=device, **_NEW_KW)
-
-
-def _new_td_fast():
-    """`new_td` without device: ``_new_unsafe``'s eager branch, less its argument handling (a host step
-    builds three TensorDicts, and ``_new_unsafe``'s keyword handling is half of each one's cost).
-
-    It writes TensorDict's four instance attributes itself, so it is used only if it builds, on a
-    probe, exactly what ``_new_unsafe`` builds (the same attributes, values and entry-dict type); on
-    any other tensordict release (or with its invariant checks on), `new_td` is ``_new_unsafe``.
-    """
-    import tensordict._td as td_module
-
-    probe, batch = {"x": torch.zeros(2)}, torch.Size([2])
-    ref = _new_td_unsafe(dict(probe), batch)
-    store = type(ref._tensordict)
-    new = TensorDict.__new__
-    is_compiling = torch.compiler.is_compiling
-
-    def fast(entries: dict, batch: torch.Size, device=None) -> TensorDict:
-        """A TensorDict from leaves built here (right batch, right device): skips the validating constructor.
-
-        ``entries`` must be a plain dict of tensors / TensorDicts whose leading dims are ``batch``, and
-        ``batch`` a ``torch.Size``.
-        """
-        if device is not None or is_compiling():
-            return _new_td_unsafe(entries, batch, device)
-        self = new(TensorDict)
-        self._device = None
-        self._tensordict = store(entries)
-        self._batch_size = batch
-        self._td_dim_names = None
-        return self
-
-    try:
-        got = vars(fast(dict(probe), batch))
-        want = vars(ref)
-        same = (not getattr(td_module, "_CHECK_INVARIANTS", False) and got.keys() == want.keys()
-                and type(got["_tensordict"]) is store and got["_tensordict"].keys() == probe.keys()
-                and got["_tensordict"]["x"] is probe["x"]
-                and all(v == want[k] for k, v in got.items() if k != "_tensordict"))
-    except Exception:  # noqa: BLE001 (any failure means: not this tensordict's layout)
-        same = False
-    return fast if same else _new_td_unsafe
-
-
-new_td = _new_td_fast()
+# A TensorDict from leaves built here (right batch, right device), without the validating constructor.
+new_td = new_td_fast
 
 
 def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...]) -> dict:
@@ -120,14 +61,6 @@ def flags(terminated: np.ndarray, truncated: np.ndarray, shape: tuple[int, ...])
     trunc = np.array(truncated, dtype=np.bool_).reshape(shape)
     return {"done": torch.from_numpy(term | trunc), "terminated": torch.from_numpy(term),
             "truncated": torch.from_numpy(trunc)}
-
-
-def flags_one(terminated, truncated) -> dict:
-    """`flags` of a single env from gymnasium's Python bools: [1] each (three small numpy arrays are
-    cheaper than one torch.tensor call)."""
-    term, trunc = bool(terminated), bool(truncated)
-    return {"done": torch.from_numpy(np.array([term or trunc])), "terminated": torch.from_numpy(np.array([term])),
-            "truncated": torch.from_numpy(np.array([trunc]))}
 
 
 def false_flags(shape: tuple[int, ...]) -> dict:
@@ -142,13 +75,10 @@ def reset_seed(fn: str, key: torch.Tensor | None, seed: int | None, count: int) 
     is split into a 31-bit host seed and the frl keys; neither continues the host's own random
     stream (as gymnasium's ``reset()``), with frl keys folded from the count of such resets.
     """
-    if key is not None and seed is not None:
-        fail(fn, "give either key or seed, not both", TypeError)
+    check_key_or_seed(fn, key, seed, required=False)
     if seed is not None:
         return int(seed), fr.key(int(seed))
     if key is not None:
-        if not fr.is_key(key) or key.dim() != 1:
-            fail(fn, f"key must be an frl.random key (int64 [2]), got {key.dtype} {fmt_shape(key.shape)}", TypeError)
         k_host, k_frl = fr.split(key)
         return int(fr.randint(k_host, (), 0, 2**31 - 1)), k_frl
     return None, fr.fold_in(fr.key(0x5EED), count)
@@ -161,15 +91,13 @@ def check_batch_size(fn: str, batch_size, own: torch.Size) -> None:
                  f"omit batch_size or pass {list(own)}")
 
 
-def _plain(td) -> bool:
-    # A plain TensorDict without dim names: its entries (and batch size and device) can be read from
-    # its attributes directly.
-    return type(td) is TensorDict and td._td_dim_names is None
+# A plain TensorDict without dim names: its entries can be read from its entry dict directly.
+_plain = is_plain_td
 
 
 def get(td: TensorDictBase, key: str):
     """``td.get(key)`` for a top-level key (KeyError if absent), faster on a plain TensorDict."""
-    return td._tensordict[key] if type(td) is TensorDict else td.get(key)
+    return td_entries(td)[key] if type(td) is TensorDict else td.get(key)
 
 
 def carry_key(td: TensorDictBase, entries: dict) -> dict:
@@ -184,9 +112,9 @@ def carry_key(td: TensorDictBase, entries: dict) -> dict:
 def with_next(td: TensorDictBase, nxt: TensorDict) -> TensorDictBase:
     """``td.copy().set("next", nxt)``: a shallow copy of ``td`` with ``"next"``, ``td`` untouched."""
     if _plain(td):
-        entries = dict(td._tensordict)
+        entries = dict(td_entries(td))
         entries["next"] = nxt
-        return new_td(entries, td._batch_size, td._device)
+        return new_td(entries, *td_batch_and_device(td))
     out = td.copy()
     out.set("next", nxt)
     return out
@@ -196,12 +124,12 @@ def next_input(td: TensorDictBase) -> TensorDict:
     """``frl.envs.step_mdp(td)`` with its default options, without its checks (the layout is ours)."""
     nxt = get(td, "next")
     if not (_plain(td) and _plain(nxt)):
-        return new_td(_merge(td, nxt, _NOT_NEXT), td.batch_size, td.device)
-    out = dict(td._tensordict)
+        return new_td(merge_entries(td, nxt, _NOT_NEXT), td.batch_size, td.device)
+    out = dict(td_entries(td))
     for k in _SKIP:
         if k in out:
             del out[k]
-    nd = nxt._tensordict
+    nd = td_entries(nxt)
     tensor = torch.Tensor
     for v in nd.values():
         if type(v) is not tensor:
@@ -210,16 +138,16 @@ def next_input(td: TensorDictBase) -> TensorDict:
         out.update(nd)
         if "reward" in nd:
             del out["reward"]
-        return new_td(out, td._batch_size, td._device)
+        return new_td(out, *td_batch_and_device(td))
     for k, v in nd.items():
         if k == "reward":
             continue
         old = out.get(k)
         if isinstance(old, TensorDictBase) and isinstance(v, TensorDictBase):
             # Both levels have this sub-TensorDict: merge key by key, as step_mdp does.
-            v = new_td(_merge(old, v, _NOT_NEXT), v.batch_size, v.device)
+            v = new_td(merge_entries(old, v, _NOT_NEXT), v.batch_size, v.device)
         out[k] = v
-    return new_td(out, td._batch_size, td._device)
+    return new_td(out, td.batch_size, td.device)
 
 
 def get_action(fn: str, td: TensorDictBase):
@@ -234,7 +162,7 @@ def get_action(fn: str, td: TensorDictBase):
 # ---- actions: torch -> numpy, checked against the spec --------------------------------------------
 
 
-def _np_in(spec: Spec) -> Callable[[np.ndarray], bool]:
+def _np_in(spec: Spec) -> Callable[[np.ndarray], bool | np.bool_]:
     """A fast numpy membership test of one action leaf (NaN fails every comparison, so it is out)."""
     if isinstance(spec, Bounded):
         low, high = spec.low.numpy(), spec.high.numpy()

@@ -119,14 +119,14 @@ class Acrobot(Env):
         dt2 = dt / 2.0
 
         def shifted(k, h):
-            return tuple(y + h * ki for y, ki in zip(y0, k))
+            return tuple(y + h * ki for y, ki in zip(y0, k, strict=True))
 
         # One classical RK4 step over [0, dt], as gymnasium's rk4(derivs, y0, [0, dt]).
         k1 = self._dsdt(y0, torque)
         k2 = self._dsdt(shifted(k1, dt2), torque)
         k3 = self._dsdt(shifted(k2, dt2), torque)
         k4 = self._dsdt(shifted(k3, dt), torque)
-        ns = [y + dt / 6.0 * (a + 2 * b + 2 * c + d) for y, a, b, c, d in zip(y0, k1, k2, k3, k4)]
+        ns = [y + dt / 6.0 * (a + 2 * b + 2 * c + d) for y, a, b, c, d in zip(y0, k1, k2, k3, k4, strict=True)]
         t1, t2 = _wrap(ns[0]), _wrap(ns[1])
         d1 = torch.clamp(ns[2], -p.max_vel_1, p.max_vel_1)
         d2 = torch.clamp(ns[3], -p.max_vel_2, p.max_vel_2)

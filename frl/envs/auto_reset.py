@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl._checks import check_keys
-from frl.envs.env import Env
+from frl.envs.env import Env, EnvLike
 from frl.envs.step_mdp import step_mdp
 
 __all__ = ["auto_reset", "step_and_reset"]
@@ -33,7 +35,7 @@ def where_td(mask: torch.Tensor, new: TensorDictBase, old: TensorDictBase) -> Te
 
 
 
-def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
+def auto_reset(env: EnvLike, td: TensorDictBase) -> TensorDict:
     """The input of the next step after ``td = env.step(...)``, with done envs reset.
 
     Where ``("next", "done")`` is set, the env's entries (``"observation"``, ``"state"``,
@@ -66,7 +68,8 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     nxt = step_mdp(td)
     done = td.get(("next", "done"))
     if not isinstance(env, Env) or type(env).init is not Env.init:  # a custom init is honoured as is
-        return where_td(done, env.init(nxt.get("key")), nxt)
+        # Every env auto-reset reaches here has an init (TransformedEnv over a stateless base, ModelEnv).
+        return where_td(done, cast(Any, env).init(nxt.get("key")), nxt)
     # A stateless env's observation is a function of its state: merge the states, then observe
     # once. Observing every env's candidate reset state and merging observations computes the
     # observation twice per env, and inductor compiles that second pass (strided reset draws into
@@ -77,13 +80,13 @@ def auto_reset(env: Env, td: TensorDictBase) -> TensorDict:
     fresh = TensorDict(env._fresh_episodes(nxt.get("key")), batch_size=nxt.batch_size)
     out = where_td(done, fresh.exclude("state"), nxt)
     d = done[..., 0]
-    columns = zip(fresh.get("state").unbind(-1), nxt.get("state").unbind(-1))
+    columns = zip(fresh.get("state").unbind(-1), nxt.get("state").unbind(-1), strict=True)
     out.set("state", torch.stack([torch.where(d, f, s) for f, s in columns], -1))
     out.set("observation", env._observe(out.get("state")))
     return out
 
 
-def step_and_reset(env: Env, td: TensorDictBase) -> tuple[TensorDictBase, TensorDict]:
+def step_and_reset(env: EnvLike, td: TensorDictBase) -> tuple[TensorDictBase, TensorDict]:
     """One step with auto-reset: ``(env.step(td), auto_reset(env, env.step(td)))``.
 
     The first output is the transition to store (its ``"next"`` holds the true next observation, the

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 
 from frl import random as fr
 from frl.envs.auto_reset import step_and_reset
-from frl.envs.env import Env
+from frl.envs.env import EnvLike
 from frl.envs.rollout import random_action
 from frl.envs.specs import Composite
 
@@ -17,7 +18,7 @@ __all__ = ["check_env"]
 _FLAGS = ("done", "terminated", "truncated")
 
 
-def _fail(env: Env, what: str) -> None:
+def _fail(env: EnvLike, what: str) -> None:
     raise AssertionError(f"frl.envs.check_env({env.name}): {what}")
 
 
@@ -32,7 +33,7 @@ def _obs_leaves(spec, prefix=()):
     return out
 
 
-def _check_layout(env: Env, td, batch, where: str) -> None:
+def _check_layout(env: EnvLike, td, batch, where: str) -> None:
     for key, spec in _obs_leaves(env.observation_spec):
         name = "observation" if key == ("observation",) else f"observation entry {key}"
         if key not in td.keys(include_nested=True):
@@ -54,7 +55,7 @@ def _check_layout(env: Env, td, batch, where: str) -> None:
         _fail(env, f"{where} key has shape {list(td.get('key').shape)}, expected {list(batch + (2,))}")
 
 
-def check_env(env: Env, batch_size: Sequence[int] | None = None, steps: int = 50, seed: int = 0) -> None:
+def check_env(env: EnvLike, batch_size: Sequence[int] | None = None, steps: int = 50, seed: int = 0) -> None:
     """Run ``env`` with random actions and check its outputs, like gymnasium's ``check_env``.
 
     Checks: reset's layout (observation shape, dtype and spec; done flags False; one key per env);
@@ -84,7 +85,7 @@ def check_env(env: Env, batch_size: Sequence[int] | None = None, steps: int = 50
     """
     stateful = bool(getattr(env, "stateful", False))
     if batch_size is None:
-        batch_size = tuple(env.batch_size) if stateful else (3,)
+        batch_size = tuple(cast(Any, env).batch_size) if stateful else (3,)
     batch = tuple(int(b) for b in batch_size)
     td = env.reset(fr.key(seed), batch)
     _check_layout(env, td, batch, "reset's")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -106,7 +107,7 @@ class DMControlEnv(_host.HostEnv):
                 size = sum(int(np.prod(s.shape)) for _, s in _host.leaves(state_spec))
                 specs["observation"] = Unbounded((size,), dtype)
             else:
-                specs.update(state_spec.items())
+                specs.update(cast(Composite, state_spec).items())
         if self.from_pixels:
             self._check_render(fn)
             specs["pixels"] = Bounded(0, 255, (int(height), int(width), 3), torch.uint8)

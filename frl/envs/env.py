@@ -22,17 +22,17 @@ shape ``[*B]`` (one value per env, for domain randomization).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._checks import check_keys, check_shape, fail
+from frl._checks import check_key_or_seed, check_keys, check_shape
+from frl._compat import pytree
 from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
 
-__all__ = ["Env", "env_keys", "map_keys"]
+__all__ = ["Env", "EnvLike", "env_keys", "map_keys"]
 
 
 def env_keys(key: torch.Tensor, batch_size: Sequence[int]) -> torch.Tensor:
@@ -47,12 +47,10 @@ def env_keys(key: torch.Tensor, batch_size: Sequence[int]) -> torch.Tensor:
 def reset_key(fn: str, key: torch.Tensor | None, seed: int | None,
               batch_size: Sequence[int] | int) -> tuple[torch.Tensor, tuple[int, ...]]:
     """A reset's key (from ``key`` or ``seed=<int>``, exactly one of them) and its batch shape as a tuple."""
+    check_key_or_seed(fn, key, seed)
     if key is None:
-        if seed is None:
-            fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
+        assert seed is not None  # check_key_or_seed refused neither
         key = fr.key(seed)
-    elif seed is not None:
-        fail(fn, "give either key or seed, not both", TypeError)
     if isinstance(batch_size, int):
         batch_size = (batch_size,)
     return key, tuple(int(b) for b in batch_size)
@@ -71,6 +69,30 @@ def map_keys(fn: Callable[[torch.Tensor], Any], keys: torch.Tensor) -> Any:
         return pytree.tree_map(torch.Tensor.contiguous, fn(keys))
     out = torch.vmap(fn)(keys.reshape(-1, 2))
     return pytree.tree_map(lambda t: t.reshape(batch + tuple(t.shape[1:])).contiguous(), out)
+
+
+class EnvLike(Protocol):
+    """What the env helpers (`rollout`, `auto_reset`, `check_env`, ...) need of an env, for the type checker.
+
+    A stateless `Env`, a host adapter (`GymEnv`, `DMControlEnv`), a `TransformedEnv` and a `ModelEnv`
+    all fit; the helpers read further attributes (``auto_reset``, ``stateful`` ...) only where present.
+    """
+
+    @property
+    def action_spec(self) -> Any: ...
+
+    @property
+    def observation_spec(self) -> Any: ...
+
+    @property
+    def reward_spec(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def reset(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def step(self, td: TensorDictBase) -> Any: ...
 
 
 class SharedSpecs:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -98,10 +99,12 @@ def _obs_converter(space, spec: Spec, batch: torch.Size, copy_: bool):
     from gymnasium import spaces
 
     if isinstance(space, spaces.Dict):
-        subs = {k: (str(k), _obs_converter(s, spec[str(k)], batch, copy_)) for k, s in space.spaces.items()}
+        comp = cast(Composite, spec)  # a Dict space's spec is a Composite
+        subs = {k: (str(k), _obs_converter(s, comp[str(k)], batch, copy_)) for k, s in space.spaces.items()}
         return lambda o: _host.new_td({name: f(o[k]) for k, (name, f) in subs.items()}, batch)
     if isinstance(space, spaces.Tuple):
-        subs = [_obs_converter(s, spec[str(i)], batch, copy_) for i, s in enumerate(space.spaces)]
+        comp = cast(Composite, spec)  # a Tuple space's spec is a Composite keyed '0', '1', ...
+        subs = [_obs_converter(s, comp[str(i)], batch, copy_) for i, s in enumerate(space.spaces)]
         return lambda o: _host.new_td({str(i): f(o[i]) for i, f in enumerate(subs)}, batch)
     return _host.leaf_from_host(space.dtype, spec.dtype, copy_)
 
@@ -111,10 +114,12 @@ def _action_converter(space, spec: Spec, batch: tuple[int, ...], name: str):
     from gymnasium import spaces
 
     if isinstance(space, spaces.Dict):
-        subs = {k: _action_converter(s, spec[str(k)], batch, f"{name}[{str(k)!r}]") for k, s in space.spaces.items()}
+        comp = cast(Composite, spec)
+        subs = {k: _action_converter(s, comp[str(k)], batch, f"{name}[{str(k)!r}]") for k, s in space.spaces.items()}
         return lambda fn, a: {k: f(fn, _sub(fn, a, str(k), name)) for k, f in subs.items()}
     if isinstance(space, spaces.Tuple):
-        subs = [_action_converter(s, spec[str(i)], batch, f"{name}['{i}']") for i, s in enumerate(space.spaces)]
+        comp = cast(Composite, spec)
+        subs = [_action_converter(s, comp[str(i)], batch, f"{name}['{i}']") for i, s in enumerate(space.spaces)]
         return lambda fn, a: tuple(f(fn, _sub(fn, a, str(i), name)) for i, f in enumerate(subs))
     # A single env takes a Discrete action as a scalar; vector envs take arrays.
     scalar = not batch and isinstance(space, spaces.Discrete)
@@ -213,8 +218,6 @@ class GymEnv(_host.HostEnv):
         ['pixels']
     """
 
-    #: A host env: its state lives outside the TensorDict, so a step cannot be replayed from its input.
-
     def __init__(self, id: str, *, num_envs: int | None = None, vectorize: str = "sync",
                  from_pixels: bool = False, pixels_only: bool = True, wrappers: Sequence[Callable] = (),
                  device: str | torch.device = "cpu", **make_kwargs):
@@ -266,6 +269,7 @@ class GymEnv(_host.HostEnv):
         # Observation layout (TorchRL's): a Dict's keys at the root, anything else under "observation".
         obs_spec = spec_from_gym_space(obs_space)
         if isinstance(obs_space, gym.spaces.Dict):
+            obs_spec = cast(Composite, obs_spec)  # a Dict space's spec
             names = {str(k): str(k) for k in obs_space.spaces}
             if "state" in names and "observation" not in names:
                 names["state"] = "observation"
@@ -428,7 +432,7 @@ class GymEnv(_host.HostEnv):
                 # the observations it returns are every env's next input, reset or not.
                 obs, _ = self.env.reset(options={"reset_mask": extra.reshape(-1).numpy()})
                 entries = self._obs_entries(obs)
-            elif pending[1] is None:
+            elif pending is None or pending[1] is None:
                 return nxt
             else:
                 entries = pending[1]

@@ -54,10 +54,10 @@ from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
 from frl._checks import check_dtype, check_floating, check_keys, check_shape, check_values, fail, fmt_shape
-from frl.envs.env import env_keys, map_keys, reset_key
-from frl.envs.specs import Bounded, Composite, Spec, Unbounded, done_flags_spec
-from frl.envs.step_mdp import step_mdp
 from frl.envs.auto_reset import where_td
+from frl.envs.env import env_keys, map_keys, reset_key
+from frl.envs.specs import Composite, Spec, Unbounded, done_flags_spec
+from frl.envs.step_mdp import step_mdp
 
 __all__ = ["ModelEnv", "ModelEnvParams"]
 
@@ -232,9 +232,11 @@ class ModelEnv:
         if self.observe_fn is not None:
             params = self._params(fn, params)
 
+        init_fn = self.init_fn
+
         def one(k):
             k_state, k_next = fr.split(k)
-            return self.init_fn(k_state), k_next
+            return init_fn(k_state), k_next
 
         state, next_key = map_keys(one, keys)
         self._check_state(fn, "init_fn's output", state, tuple(keys.shape[:-1]))

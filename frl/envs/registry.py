@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import torch
 
@@ -17,7 +18,7 @@ from frl.envs.pendulum import Pendulum, PendulumParams
 __all__ = ["make", "registry"]
 
 # id -> (env class, params class)
-registry: dict[str, tuple[type[Env], type]] = {
+registry: dict[str, tuple[Callable[..., Env], type]] = {
     "Pendulum-v1": (Pendulum, PendulumParams),
     "CartPole-v1": (CartPole, CartPoleParams),
     "MountainCar-v0": (MountainCar, MountainCarParams),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from tensordict import TensorDictBase
@@ -10,13 +11,13 @@ from tensordict import TensorDictBase
 from frl import random as fr
 from frl._checks import check_keys, fail
 from frl.envs.auto_reset import step_and_reset
-from frl.envs.env import Env, map_keys
+from frl.envs.env import EnvLike, map_keys
 from frl.envs.step_mdp import step_mdp
 
 __all__ = ["rollout", "random_action"]
 
 
-def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
+def random_action(env: EnvLike, td: TensorDictBase) -> TensorDictBase:
     """A uniformly random policy: sets ``"action"`` from ``env.action_spec``, drawn from each env's key.
 
     The action is drawn from each env's ``"key"``, which is then replaced by a key split from it
@@ -43,7 +44,7 @@ def random_action(env: Env, td: TensorDictBase) -> TensorDictBase:
     return out
 
 
-def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None, td: TensorDictBase,
+def rollout(env: EnvLike, policy: Callable[[TensorDictBase], TensorDictBase] | None, td: TensorDictBase,
             steps: int, *, auto_reset: bool = True) -> TensorDictBase:
     """Run ``steps`` steps of ``policy`` in ``env`` from ``td``; returns the transitions, time last.
 
@@ -76,8 +77,9 @@ def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None,
     if steps < 1:
         fail(fn, f"steps={steps}, expected at least 1")
     if policy is None:
-        def policy(t):
+        def random_policy(t):
             return random_action(env, t)
+        policy = random_policy
     frames = []
     for _ in range(int(steps)):
         td = policy(td)
@@ -87,4 +89,4 @@ def rollout(env: Env, policy: Callable[[TensorDictBase], TensorDictBase] | None,
             out = env.step(td)
             td = step_mdp(out)
         frames.append(out)
-    return torch.stack(frames, dim=len(frames[0].batch_size))
+    return cast(TensorDictBase, torch.stack(frames, dim=len(frames[0].batch_size)))  # tensordict's torch.stack

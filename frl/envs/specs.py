@@ -75,7 +75,7 @@ class Spec:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Bounded(Spec):
     """A box ``low <= x <= high`` (elementwise; ``low`` / ``high`` broadcast to ``shape``).
 
@@ -86,18 +86,23 @@ class Bounded(Spec):
         device: where `zero` puts its result; `sample` uses the key's device.
     """
 
-    low: float | torch.Tensor
-    high: float | torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
     shape: tuple[int, ...] = ()
     dtype: torch.dtype = torch.float32
     device: torch.device = field(default=torch.device("cpu"))
 
-    def __post_init__(self):
-        object.__setattr__(self, "shape", _as_shape(self.shape))
-        object.__setattr__(self, "device", torch.device(self.device))
-        for name in ("low", "high"):
-            v = torch.as_tensor(getattr(self, name), dtype=self.dtype, device=self.device)
-            object.__setattr__(self, name, torch.broadcast_to(v, self.shape).clone())
+    # The bounds are stored as tensors of ``shape``, whatever was given: a hand-written __init__ so
+    # that the fields have the type they hold.
+    def __init__(self, low: float | torch.Tensor, high: float | torch.Tensor, shape: Sequence[int] | int = (),
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
+        shape, device = _as_shape(shape), torch.device(device)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "device", device)
+        for name, value in (("low", low), ("high", high)):
+            v = torch.as_tensor(value, dtype=dtype, device=device)
+            object.__setattr__(self, name, torch.broadcast_to(v, shape).clone())
 
     def is_in(self, x):
         if not _shape_ok(x, self.shape):
@@ -189,7 +194,7 @@ class Categorical(Spec):
         return torch.clamp(x, 0, self.n - 1).to(self.dtype)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class OneHot(Spec):
     """A one-hot vector of ``n`` entries (TorchRL's ``OneHot``; GymEnv's default for Discrete).
 
@@ -199,16 +204,20 @@ class OneHot(Spec):
     """
 
     n: int
-    shape: tuple[int, ...] | None = None
+    shape: tuple[int, ...] = ()
     dtype: torch.dtype = torch.int64
     device: torch.device = field(default=torch.device("cpu"))
 
-    def __post_init__(self):
-        shape = (self.n,) if self.shape is None else _as_shape(self.shape)
-        if shape[-1:] != (self.n,):
-            raise ValueError(f"frl.envs.OneHot: shape {list(shape)} must end with n={self.n}")
-        object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "device", torch.device(self.device))
+    # ``shape`` defaults to ``(n,)``: a hand-written __init__ so that the field is always a tuple.
+    def __init__(self, n: int, shape: Sequence[int] | int | None = None, dtype: torch.dtype = torch.int64,
+                 device: torch.device | str = "cpu"):
+        full = (n,) if shape is None else _as_shape(shape)
+        if full[-1:] != (n,):
+            raise ValueError(f"frl.envs.OneHot: shape {list(full)} must end with n={n}")
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "shape", full)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "device", torch.device(device))
 
     def is_in(self, x):
         if not _shape_ok(x, self.shape) or x.is_floating_point():
@@ -302,6 +311,10 @@ class Composite(Spec):
         >>> td = spec.zero((8,))      # TensorDict with batch_size [8]
     """
 
+    # A Composite has no single dtype, and a device only when all its entries share one.
+    dtype: torch.dtype | None
+    device: torch.device | None
+
     def __init__(self, specs: Mapping[str, Spec] | None = None, shape: Sequence[int] = (), **kwargs: Spec):
         self.specs = dict(specs or {}, **kwargs)
         self.shape = _as_shape(shape)
@@ -311,9 +324,11 @@ class Composite(Spec):
 
     def __getitem__(self, key):
         if isinstance(key, tuple):
-            spec = self
+            spec: Spec = self
             for k in key:
-                spec = spec[k]
+                if not isinstance(spec, Composite):
+                    raise KeyError(key)
+                spec = spec.specs[k]
             return spec
         return self.specs[key]
 

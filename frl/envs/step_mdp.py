@@ -11,7 +11,11 @@ __all__ = ["step_mdp"]
 _DONE_KEYS = ("done", "terminated", "truncated")
 
 
-def _merge(root: TensorDictBase | None, nxt: TensorDictBase, drop: set) -> dict:
+def merge_entries(root: TensorDictBase | None, nxt: TensorDictBase, drop: set) -> dict:
+    """The entries of the next step's input: ``root``'s (if given) overwritten by ``nxt``'s, less ``drop``.
+
+    Shared with the host adapters (`frl/envs/_host.py`), which build the same layout without checks.
+    """
     out = {}
     for k, v in (root.items() if root is not None else ()):
         if k == "next" or k in drop:
@@ -20,7 +24,7 @@ def _merge(root: TensorDictBase | None, nxt: TensorDictBase, drop: set) -> dict:
             w = nxt.get(k)
             # Nested entries that both levels have (e.g. ("agents", ...)) are merged key by key.
             if isinstance(v, TensorDictBase) and isinstance(w, TensorDictBase):
-                out[k] = TensorDict(_merge(v, w, drop), batch_size=w.batch_size)
+                out[k] = TensorDict(merge_entries(v, w, drop), batch_size=w.batch_size)
             continue
         out[k] = v
     for k, w in nxt.items():
@@ -64,5 +68,5 @@ def step_mdp(td: TensorDictBase, *, keep_other: bool = True, exclude_reward: boo
         drop.update(_DONE_KEYS)
     if exclude_action:
         drop.add("action")
-    out = _merge(td if keep_other else None, nxt, drop)
+    out = merge_entries(td if keep_other else None, nxt, drop)
     return TensorDict(out, batch_size=td.batch_size, device=td.device)

@@ -1,7 +1,8 @@
 """Exploration as pure functions: epsilon-greedy, additive Gaussian noise, Ornstein-Uhlenbeck noise.
 
 Each takes an explicit `frl.random` key. Annealed quantities (epsilon, sigma) are plain arguments,
-computed from a step counter with `linear_schedule`, so nothing is hidden in module state; the
+computed from a step counter with `linear_schedule` (``frl.optim.linear_schedule``, optax's
+signature: one linear schedule for learning rates and exploration), so nothing is hidden in module state; the
 Ornstein-Uhlenbeck process, which does need memory, keeps it in the TensorDict it returns.
 Switching between exploring and acting deterministically is the caller's choice of function:
 ``actor.apply(params, td, deterministic=True)`` or skipping the noise.
@@ -10,40 +11,15 @@ Switching between exploring and acting deterministically is the caller's choice 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from tensordict import TensorDictBase
 
-from frl import random as frandom
+from frl import random as fr
 from frl._checks import check_keys
+from frl.optim._schedules import linear_schedule
 
 __all__ = ["linear_schedule", "epsilon_greedy", "gaussian_noise", "ou_noise"]
-
-
-def linear_schedule(start: float, end: float, steps: int) -> Callable[[int | torch.Tensor], float | torch.Tensor]:
-    """A function of the step count going linearly from ``start`` to ``end`` in ``steps``, then flat.
-
-    TorchRL's annealing of ``EGreedyModule`` (eps_init, eps_end, annealing_num_steps) and of
-    ``AdditiveGaussianModule`` (sigma_init, sigma_end). ``step`` may be an int or a tensor (then the
-    schedule compiles without recompiling as the step changes).
-
-    Example:
-        >>> eps = frl.nn.linear_schedule(1.0, 0.05, 1000)
-        >>> eps(0), eps(500), eps(5000)
-        (1.0, 0.525, 0.05)
-    """
-    steps = max(int(steps), 1)
-
-    def schedule(step):
-        if isinstance(step, torch.Tensor):
-            frac = (step / steps).clamp(0.0, 1.0)
-        else:
-            frac = min(max(step / steps, 0.0), 1.0)
-        # This form returns ``end`` exactly once the schedule is over.
-        return start * (1 - frac) + end * frac
-
-    return schedule
 
 
 def epsilon_greedy(key: torch.Tensor, q_values: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
@@ -61,10 +37,10 @@ def epsilon_greedy(key: torch.Tensor, q_values: torch.Tensor, epsilon: float | t
         >>> frl.nn.epsilon_greedy(frl.random.key(0), torch.tensor([[0.0, 1.0]]), 0.0)
         tensor([1])
     """
-    k_explore, k_action = frandom.split(key)
+    k_explore, k_action = fr.split(key)
     batch = tuple(q_values.shape[:-1])
-    explore = frandom.uniform(k_explore, batch) < epsilon
-    random_action = frandom.randint(k_action, batch, 0, q_values.shape[-1])
+    explore = fr.uniform(k_explore, batch) < epsilon
+    random_action = fr.randint(k_action, batch, 0, q_values.shape[-1])
     return torch.where(explore, random_action, torch.argmax(q_values, -1))
 
 
@@ -83,7 +59,7 @@ def gaussian_noise(key: torch.Tensor, action: torch.Tensor, sigma: float | torch
     Returns:
         the noisy action [*B, D].
     """
-    noisy = action + mean + sigma * frandom.normal(key, tuple(action.shape), action.dtype)
+    noisy = action + mean + sigma * fr.normal(key, tuple(action.shape), action.dtype)
     if low is not None or high is not None:
         noisy = noisy.clamp(low, high)
     return noisy
@@ -133,7 +109,7 @@ def ou_noise(key: torch.Tensor, td: TensorDictBase, theta: float = 0.15, sigma: 
         slope = -(sigma - sigma_min) / n_steps_annealing
         sigma_t = (slope * steps + sigma).clamp_min(sigma_min).to(action.dtype)
     noise = (prev + theta * (mu - prev) * dt
-             + sigma_t * math.sqrt(dt) * frandom.normal(key, tuple(action.shape), action.dtype))
+             + sigma_t * math.sqrt(dt) * fr.normal(key, tuple(action.shape), action.dtype))
     noisy = action + noise
     if low is not None or high is not None:
         noisy = noisy.clamp(low, high)

@@ -9,11 +9,21 @@ step; the building blocks (`scale_by_adam`, `trace`, `clip_by_global_norm`, ...)
 
 from frl.optim._alias import adam, adamw, sgd
 from frl.optim._base import EmptyState, GradientTransformation, Schedule, apply_updates, chain, identity
-from frl.optim._schedules import (constant_schedule, cosine_decay_schedule, linear_schedule,
-                                  warmup_cosine_decay_schedule)
-from frl.optim._transforms import (ScaleByAdamState, ScaleByAmsgradState, ScaleByScheduleState, TraceState,
-                                   add_decayed_weights, clip_by_global_norm, global_norm, scale,
-                                   scale_by_adam, scale_by_learning_rate, scale_by_schedule, trace)
+from frl.optim._schedules import constant_schedule, cosine_decay_schedule, linear_schedule, warmup_cosine_decay_schedule
+from frl.optim._transforms import (
+                                  ScaleByAdamState,
+                                  ScaleByAmsgradState,
+                                  ScaleByScheduleState,
+                                  TraceState,
+                                  add_decayed_weights,
+                                  clip_by_global_norm,
+                                  global_norm,
+                                  scale,
+                                  scale_by_adam,
+                                  scale_by_learning_rate,
+                                  scale_by_schedule,
+                                  trace,
+)
 
 __all__ = [
     # the interface

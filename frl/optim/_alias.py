@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from frl._checks import fail
 from frl.optim._base import GradientTransformation, Schedule, chain
-from frl.optim._transforms import _add_decayed_weights, _scale_by_adam, _scale_by_learning_rate, _trace
+from frl.optim._transforms import (
+    named_add_decayed_weights,
+    named_scale_by_adam,
+    named_scale_by_learning_rate,
+    named_trace,
+)
 
 __all__ = ["adam", "adamw", "sgd"]
 
@@ -38,8 +43,8 @@ def adam(learning_rate: float | Schedule, b1: float = 0.9, b2: float = 0.999, ep
     """
     parts = []
     if weight_decay != 0.0:
-        parts.append(_add_decayed_weights("adam", weight_decay))
-    parts += [_scale_by_adam("adam", b1, b2, eps, amsgrad), _scale_by_learning_rate("adam", learning_rate)]
+        parts.append(named_add_decayed_weights("adam", weight_decay))
+    parts += [named_scale_by_adam("adam", b1, b2, eps, amsgrad), named_scale_by_learning_rate("adam", learning_rate)]
     return chain(*parts)
 
 
@@ -62,8 +67,8 @@ def adamw(learning_rate: float | Schedule, b1: float = 0.9, b2: float = 0.999, e
     References:
         Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
     """
-    return chain(_scale_by_adam("adamw", b1, b2, eps, amsgrad), _add_decayed_weights("adamw", weight_decay),
-                 _scale_by_learning_rate("adamw", learning_rate))
+    return chain(named_scale_by_adam("adamw", b1, b2, eps, amsgrad), named_add_decayed_weights("adamw", weight_decay),
+                 named_scale_by_learning_rate("adamw", learning_rate))
 
 
 def sgd(learning_rate: float | Schedule, momentum: float = 0.0, nesterov: bool = False,
@@ -88,8 +93,8 @@ def sgd(learning_rate: float | Schedule, momentum: float = 0.0, nesterov: bool =
         fail("frl.optim.sgd", "nesterov momentum needs momentum > 0 and dampening = 0")
     parts = []
     if weight_decay != 0.0:
-        parts.append(_add_decayed_weights("sgd", weight_decay))
+        parts.append(named_add_decayed_weights("sgd", weight_decay))
     if momentum != 0.0:
-        parts.append(_trace("sgd", momentum, nesterov, dampening))
-    parts.append(_scale_by_learning_rate("sgd", learning_rate))
+        parts.append(named_trace("sgd", momentum, nesterov, dampening))
+    parts.append(named_scale_by_learning_rate("sgd", learning_rate))
     return chain(*parts)

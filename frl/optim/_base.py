@@ -12,8 +12,9 @@ from frl.optim._tree import flatten, leaves_like, unflatten
 
 __all__ = ["GradientTransformation", "EmptyState", "identity", "chain", "apply_updates", "Schedule"]
 
-# A learning-rate schedule: step count (an int32 tensor, shape []) -> value (a float tensor, shape []).
-Schedule = Callable[[torch.Tensor], torch.Tensor]
+# A schedule: step count (an int32 tensor, shape []; frl's own schedules also take a Python int or a
+# count of any shape) -> value (a float tensor of the count's shape).
+Schedule = Callable[[Any], torch.Tensor]
 
 
 class GradientTransformation(NamedTuple):
@@ -78,7 +79,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             raise ValueError(f"frl.optim.chain.update: state holds {n} states, expected {len(transforms)} "
                              "(one per chained transform)")
         new_state = []
-        for t, s in zip(transforms, state):
+        for t, s in zip(transforms, state, strict=True):
             updates, s = t.update(updates, s, params)
             new_state.append(s)
         return updates, tuple(new_state)
@@ -103,4 +104,4 @@ def apply_updates(params: Any, updates: Any) -> Any:
     u = leaves_like("frl.optim.apply_updates", "updates", updates, params, p, spec, "the params")
     if L.use_foreach(p, u):  # one dtype and device, no functorch wrapper: one foreach add
         return unflatten(L.add(True, p, u), spec)
-    return unflatten([pi + ui.to(pi.dtype) for pi, ui in zip(p, u)], spec)
+    return unflatten([pi + ui.to(pi.dtype) for pi, ui in zip(p, u, strict=True)], spec)

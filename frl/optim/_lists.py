@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import torch
 
+from frl._compat import foreach_ops, is_functorch_wrapped
+
 __all__ = ["use_foreach", "add", "mul", "div", "sqrt", "lerp", "addcmul", "maximum"]
-
-_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-
 
 def use_foreach(*lists: list) -> bool:
     """True when ``lists`` can go through ``torch._foreach_*`` ops: see the module docstring."""
@@ -25,55 +24,57 @@ def use_foreach(*lists: list) -> bool:
         return False
     for xs in lists:
         for x in xs:
-            if (x.dtype != first.dtype or x.device != first.device or x.requires_grad or _is_wrapped(x)):
+            if (x.dtype != first.dtype or x.device != first.device or x.requires_grad or is_functorch_wrapped(x)):
                 return False
     return True
 
 
-# Each op takes ``fe`` (the answer of use_foreach for its operands) and lists of the same length;
+# Each op takes ``foreach`` (the answer of use_foreach for its operands) and lists of the same length;
 # a scalar operand is a Python number or a tensor of shape [] (a bias correction, a clip factor).
 
-def add(fe: bool, xs: list, ys, alpha: float = 1.0) -> list:
+def add(foreach: bool, xs: list, ys, alpha: float = 1.0) -> list:
     """xs + alpha * ys, where ys is a list or a Python number."""
     if isinstance(ys, (list, tuple)):
-        if fe:
-            return torch._foreach_add(xs, ys, alpha=alpha)
-        return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys)]
-    if fe:
-        return torch._foreach_add(xs, alpha * ys)
+        if foreach:
+            return foreach_ops.add(xs, ys, alpha=alpha)
+        return [torch.add(x, y, alpha=alpha) for x, y in zip(xs, ys, strict=True)]
+    if foreach:
+        return foreach_ops.add(xs, alpha * ys)
     return [x + alpha * ys for x in xs]
 
 
-def mul(fe: bool, xs: list, ys) -> list:
-    if fe:
-        return torch._foreach_mul(xs, ys)
+def mul(foreach: bool, xs: list, ys) -> list:
+    if foreach:
+        return foreach_ops.mul(xs, ys)
     if isinstance(ys, (list, tuple)):
-        return [x * y for x, y in zip(xs, ys)]
+        return [x * y for x, y in zip(xs, ys, strict=True)]
     return [x * ys for x in xs]
 
 
-def div(fe: bool, xs: list, ys) -> list:
-    if fe:
-        return torch._foreach_div(xs, ys)
+def div(foreach: bool, xs: list, ys) -> list:
+    if foreach:
+        return foreach_ops.div(xs, ys)
     if isinstance(ys, (list, tuple)):
-        return [x / y for x, y in zip(xs, ys)]
+        return [x / y for x, y in zip(xs, ys, strict=True)]
     return [x / ys for x in xs]
 
 
-def sqrt(fe: bool, xs: list) -> list:
-    return torch._foreach_sqrt(xs) if fe else [torch.sqrt(x) for x in xs]
+def sqrt(foreach: bool, xs: list) -> list:
+    return foreach_ops.sqrt(xs) if foreach else [torch.sqrt(x) for x in xs]
 
 
-def lerp(fe: bool, xs: list, ys: list, weight: float) -> list:
-    return torch._foreach_lerp(xs, ys, weight) if fe else [torch.lerp(x, y, weight) for x, y in zip(xs, ys)]
+def lerp(foreach: bool, xs: list, ys: list, weight: float) -> list:
+    if foreach:
+        return foreach_ops.lerp(xs, ys, weight)
+    return [torch.lerp(x, y, weight) for x, y in zip(xs, ys, strict=True)]
 
 
-def addcmul(fe: bool, xs: list, ys: list, zs: list, value: float) -> list:
+def addcmul(foreach: bool, xs: list, ys: list, zs: list, value: float) -> list:
     """xs + value * ys * zs."""
-    if fe:
-        return torch._foreach_addcmul(xs, ys, zs, value=value)
-    return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs)]
+    if foreach:
+        return foreach_ops.addcmul(xs, ys, zs, value=value)
+    return [torch.addcmul(x, y, z, value=value) for x, y, z in zip(xs, ys, zs, strict=True)]
 
 
-def maximum(fe: bool, xs: list, ys: list) -> list:
-    return torch._foreach_maximum(xs, ys) if fe else [torch.maximum(x, y) for x, y in zip(xs, ys)]
+def maximum(foreach: bool, xs: list, ys: list) -> list:
+    return foreach_ops.maximum(xs, ys) if foreach else [torch.maximum(x, y) for x, y in zip(xs, ys, strict=True)]

@@ -1,7 +1,9 @@
 """Learning-rate schedules: pure functions of the step count, written with tensor ops so they compile.
 
 A schedule maps ``count`` (an int32 tensor of shape [], the number of updates done so far: 0 at the
-first update) to a float32 tensor of shape []. Branches on the count are ``clamp`` and ``torch.where``,
+first update) to a float32 tensor of shape []. It also takes a count of any shape (one value per
+element) or a Python int (an exploration schedule read on the host), e.g. an epsilon-greedy
+exploration rate annealed over env steps. Branches on the count are ``clamp`` and ``torch.where``,
 never a Python ``if`` on a tensor, so a compiled training step never recompiles as the count moves on.
 """
 
@@ -17,8 +19,8 @@ from frl.optim._base import Schedule
 __all__ = ["constant_schedule", "linear_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule"]
 
 
-def _steps(count: torch.Tensor) -> torch.Tensor:
-    return count.to(torch.float32)
+def _steps(count: torch.Tensor | int) -> torch.Tensor:
+    return torch.as_tensor(count).to(torch.float32)
 
 
 def constant_schedule(value: float) -> Schedule:
@@ -36,8 +38,8 @@ def constant_schedule(value: float) -> Schedule:
     """
     value = float(value)
 
-    def schedule(count: torch.Tensor) -> torch.Tensor:
-        return torch.full_like(count, value, dtype=torch.float32)
+    def schedule(count: torch.Tensor | int) -> torch.Tensor:
+        return torch.full_like(torch.as_tensor(count), value, dtype=torch.float32)
 
     return schedule
 
@@ -59,6 +61,13 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int,
         >>> warmup = frl.optim.linear_schedule(0.0, 1.0, transition_steps=4)
         >>> warmup(torch.tensor(1))
         tensor(0.2500)
+        >>> epsilon = frl.optim.linear_schedule(1.0, 0.05, 1000)   # also frl.nn.linear_schedule
+        >>> epsilon(500)
+        tensor(0.5250)
+
+    References:
+        optax, ``optax.linear_schedule``; TorchRL's annealing of ``EGreedyModule`` (eps_init, eps_end,
+        annealing_num_steps).
     """
     if transition_steps < 0 or transition_begin < 0:
         fail("frl.optim.linear_schedule",
@@ -67,7 +76,7 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int,
         return constant_schedule(init_value)
     init_value, end_value = float(init_value), float(end_value)
 
-    def schedule(count: torch.Tensor) -> torch.Tensor:
+    def schedule(count: torch.Tensor | int) -> torch.Tensor:
         frac = ((_steps(count) - transition_begin) / transition_steps).clamp(0.0, 1.0)
         return init_value + (end_value - init_value) * frac
 
@@ -96,7 +105,7 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
         fail("frl.optim.cosine_decay_schedule", f"decay_steps={decay_steps} must be > 0")
     init_value, alpha = float(init_value), float(alpha)
 
-    def schedule(count: torch.Tensor) -> torch.Tensor:
+    def schedule(count: torch.Tensor | int) -> torch.Tensor:
         t = _steps(count).clamp(0.0, decay_steps) / decay_steps
         cosine = 0.5 * (1.0 + torch.cos(math.pi * t))
         return init_value * ((1.0 - alpha) * cosine + alpha)
@@ -129,7 +138,7 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
     init_value, peak_value, end_value = float(init_value), float(peak_value), float(end_value)
     cosine_steps = decay_steps - warmup_steps
 
-    def schedule(count: torch.Tensor) -> torch.Tensor:
+    def schedule(count: torch.Tensor | int) -> torch.Tensor:
         t = _steps(count)
         # max(.., 1) keeps the division finite when there is no warm-up; the branch is then unused.
         warm = init_value + (peak_value - init_value) * (t / max(warmup_steps, 1))

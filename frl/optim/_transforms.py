@@ -1,9 +1,9 @@
 """The building blocks that the optimizers in `frl.optim` chain together.
 
 Every block flattens its inputs once and works on lists of leaves; a block with per-parameter state
-checks the incoming updates against that state first (same keys, same shapes). The ``_name`` argument
-of the private constructors is the public name errors should carry: ``adam``'s pieces report
-``frl.optim.adam.update``, not the name of the piece that noticed.
+checks the incoming updates against that state first (same keys, same shapes). The ``name`` argument
+of the ``named_*`` constructors (shared with the aliases in ``_alias.py``) is the public name errors
+should carry: ``adam``'s pieces report ``frl.optim.adam.update``, not the name of the piece that noticed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import torch
 
 from frl._checks import fail
+from frl._compat import foreach_ops
 from frl.optim import _lists as L
 from frl.optim._base import EmptyState, GradientTransformation, Schedule
 from frl.optim._tree import flatten, leaves_like, unflatten
@@ -84,7 +85,7 @@ _INF = float("inf")
 
 # --- stateless scalings -------------------------------------------------------------------------
 
-def _scale(name: str, step_size: float) -> GradientTransformation:
+def _scale(step_size: float) -> GradientTransformation:
     step_size = float(step_size)
 
     def init(params):
@@ -109,21 +110,21 @@ def scale(step_size: float) -> GradientTransformation:
     Example:
         >>> sgd = frl.optim.scale(-0.1)   # plain gradient descent with learning rate 0.1
     """
-    return _scale("scale", step_size)
+    return _scale(step_size)
 
 
-def _scale_by_schedule(name: str, step_size_fn: Schedule) -> GradientTransformation:
+def _scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def init(params):
         return ScaleByScheduleState(_count_like(flatten(params)[0]))
 
     def update(updates, state, params=None):
         leaves, spec = flatten(updates)
         s = step_size_fn(state.count)
-        fe = L.use_foreach(leaves)
-        if fe and isinstance(s, torch.Tensor):
+        foreach = L.use_foreach(leaves)
+        if foreach and isinstance(s, torch.Tensor):
             # One dtype: cast the schedule's float32 value to it, as the loop's type promotion does.
             s = s.to(leaves[0].dtype)
-        return unflatten(L.mul(fe, leaves, s), spec), ScaleByScheduleState(state.count + 1)
+        return unflatten(L.mul(foreach, leaves, s), spec), ScaleByScheduleState(state.count + 1)
 
     return GradientTransformation(init, update)
 
@@ -143,17 +144,17 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     if not callable(step_size_fn):
         fail("frl.optim.scale_by_schedule", f"step_size_fn must be callable, got {type(step_size_fn).__name__}",
              TypeError)
-    return _scale_by_schedule("scale_by_schedule", step_size_fn)
+    return _scale_by_schedule(step_size_fn)
 
 
-def _scale_by_learning_rate(name: str, learning_rate: float | Schedule, flip_sign: bool = True
+def named_scale_by_learning_rate(name: str, learning_rate: float | Schedule, flip_sign: bool = True
                             ) -> GradientTransformation:
     sign = -1.0 if flip_sign else 1.0
     if callable(learning_rate):
-        return _scale_by_schedule(name, lambda count: sign * learning_rate(count))
+        return _scale_by_schedule(lambda count: sign * learning_rate(count))
     if not isinstance(learning_rate, (int, float)) or learning_rate < 0:
         fail(f"frl.optim.{name}", f"learning rate must be a float >= 0 or a schedule, got {learning_rate!r}")
-    return _scale(name, sign * float(learning_rate))
+    return _scale(sign * float(learning_rate))
 
 
 def scale_by_learning_rate(learning_rate: float | Schedule, *, flip_sign: bool = True) -> GradientTransformation:
@@ -169,10 +170,10 @@ def scale_by_learning_rate(learning_rate: float | Schedule, *, flip_sign: bool =
     Example:
         >>> t = frl.optim.scale_by_learning_rate(frl.optim.cosine_decay_schedule(1e-3, 10_000))
     """
-    return _scale_by_learning_rate("scale_by_learning_rate", learning_rate, flip_sign)
+    return named_scale_by_learning_rate("scale_by_learning_rate", learning_rate, flip_sign)
 
 
-def _add_decayed_weights(name: str, weight_decay: float) -> GradientTransformation:
+def named_add_decayed_weights(name: str, weight_decay: float) -> GradientTransformation:
     weight_decay = float(weight_decay)
     _check_range(f"frl.optim.{name}", weight_decay=(weight_decay, 0.0, _INF))
 
@@ -206,12 +207,12 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
         >>> opt = frl.optim.chain(frl.optim.scale_by_adam(), frl.optim.add_decayed_weights(1e-2),
         ...                       frl.optim.scale_by_learning_rate(1e-3))   # = adamw(1e-3)
     """
-    return _add_decayed_weights("add_decayed_weights", weight_decay)
+    return named_add_decayed_weights("add_decayed_weights", weight_decay)
 
 
 # --- momentum -------------------------------------------------------------------------------------
 
-def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0.0) -> GradientTransformation:
+def named_trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0.0) -> GradientTransformation:
     decay, dampening = float(decay), float(dampening)
     _check_range(f"frl.optim.{name}", momentum=(decay, 0.0, _INF), dampening=(dampening, 0.0, _INF))
     if nesterov and (decay <= 0 or dampening != 0):
@@ -225,15 +226,15 @@ def _trace(name: str, decay: float, nesterov: bool = False, dampening: float = 0
         fn = f"frl.optim.{name}.update"
         t, spec = flatten(state.trace)
         u = leaves_like(fn, "updates", updates, state.trace, t, spec)
-        fe = L.use_foreach(t, u)
+        foreach = L.use_foreach(t, u)
         # A zero buffer makes the first step decay * 0 + u = u, torch.optim.SGD's first buffer.
-        new_t = L.add(fe, L.mul(fe, t, decay), u, alpha=1.0 - dampening)
+        new_t = L.add(foreach, L.mul(foreach, t, decay), u, alpha=1.0 - dampening)
         if dampening != 0.0:
             # With dampening torch.optim.SGD starts the buffer at the undamped update: a where on the
             # count, not a Python if, so that compiled steps do not recompile.
             first = state.count == 0
-            new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t)]
-        out = L.add(fe, u, new_t, alpha=decay) if nesterov else new_t
+            new_t = [torch.where(first, ui, nt) for ui, nt in zip(u, new_t, strict=True)]
+        out = L.add(foreach, u, new_t, alpha=decay) if nesterov else new_t
         return unflatten(out, spec), TraceState(state.count + 1, unflatten(new_t, spec))
 
     return GradientTransformation(init, update)
@@ -258,12 +259,12 @@ def trace(decay: float, nesterov: bool = False, dampening: float = 0.0) -> Gradi
     References:
         Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
     """
-    return _trace("trace", decay, nesterov, dampening)
+    return named_trace("trace", decay, nesterov, dampening)
 
 
 # --- Adam -----------------------------------------------------------------------------------------
 
-def _scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+def named_scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                    amsgrad: bool = False) -> GradientTransformation:
     b1, b2, eps = float(b1), float(b2), float(eps)
     _check_range(f"frl.optim.{name}", b1=(b1, 0.0, 1.0), b2=(b2, 0.0, 1.0), eps=(eps, 0.0, _INF))
@@ -288,22 +289,22 @@ def _scale_by_adam(name: str, b1: float = 0.9, b2: float = 0.999, eps: float = 1
             if x.dtype not in corrections:
                 t = count.to(x.dtype)
                 corrections[x.dtype] = (1.0 - b1 ** t, torch.sqrt(1.0 - b2 ** t))
-        fe = L.use_foreach(mu, nu, g)
-        if fe:  # one dtype
+        foreach = L.use_foreach(mu, nu, g)
+        if foreach:  # one dtype
             bc1, bc2_sqrt = corrections[mu[0].dtype]
         else:
             bc1 = [corrections[x.dtype][0] for x in mu]
             bc2_sqrt = [corrections[x.dtype][1] for x in mu]
-        new_mu = L.lerp(fe, mu, g, 1.0 - b1)
-        new_nu = L.addcmul(fe, L.mul(fe, nu, b2), g, g, 1.0 - b2)
+        new_mu = L.lerp(foreach, mu, g, 1.0 - b1)
+        new_nu = L.addcmul(foreach, L.mul(foreach, nu, b2), g, g, 1.0 - b2)
         if amsgrad:
-            new_max = L.maximum(fe, flatten(state.nu_max)[0], new_nu)
+            new_max = L.maximum(foreach, flatten(state.nu_max)[0], new_nu)
             second = new_max
         else:
             second = new_nu
         # The order of operations is torch.optim.Adam's: (m / bc1) / (sqrt(v) / sqrt(bc2) + eps).
-        denom = L.add(fe, L.div(fe, L.sqrt(fe, second), bc2_sqrt), eps)
-        out = L.div(fe, L.div(fe, new_mu, bc1), denom)
+        denom = L.add(foreach, L.div(foreach, L.sqrt(foreach, second), bc2_sqrt), eps)
+        out = L.div(foreach, L.div(foreach, new_mu, bc1), denom)
         if amsgrad:
             new_state = ScaleByAmsgradState(count, unflatten(new_mu, spec), unflatten(new_nu, spec),
                                             unflatten(new_max, spec))
@@ -335,7 +336,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, amsgrad
         Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
         Reddi et al., "On the Convergence of Adam and Beyond", ICLR 2018.
     """
-    return _scale_by_adam("scale_by_adam", b1, b2, eps, amsgrad)
+    return named_scale_by_adam("scale_by_adam", b1, b2, eps, amsgrad)
 
 
 # --- clipping -------------------------------------------------------------------------------------
@@ -354,8 +355,8 @@ def global_norm(tree: Any) -> torch.Tensor:
     return _global_norm(L.use_foreach(leaves), leaves)
 
 
-def _global_norm(fe: bool, leaves: list) -> torch.Tensor:
-    norms = torch._foreach_norm(leaves) if fe else [torch.linalg.vector_norm(x) for x in leaves]
+def _global_norm(foreach: bool, leaves: list) -> torch.Tensor:
+    norms = foreach_ops.norm(leaves) if foreach else [torch.linalg.vector_norm(x) for x in leaves]
     return torch.linalg.vector_norm(torch.stack(norms))
 
 
@@ -388,12 +389,12 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         leaves, spec = flatten(updates)
         if not leaves:
             return updates, state
-        fe = L.use_foreach(leaves)
-        norm = _global_norm(fe, leaves)
+        foreach = L.use_foreach(leaves)
+        norm = _global_norm(foreach, leaves)
         # 1e-6 and the clamp (not a Python if) are clip_grad_norm_'s: the factor is applied always.
         factor = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        if fe:
-            return unflatten(L.mul(fe, leaves, factor.to(leaves[0].dtype)), spec), state
+        if foreach:
+            return unflatten(L.mul(foreach, leaves, factor.to(leaves[0].dtype)), spec), state
         return unflatten([x * factor.to(x.dtype) for x in leaves], spec), state
 
     return GradientTransformation(init, update)

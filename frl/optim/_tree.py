@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 from tensordict import TensorDict
 
 from frl._checks import FrlKeyError, fail, fmt_shape
+from frl._compat import is_plain_td, new_td_unsafe, pytree, td_entries
 
 __all__ = ["flatten", "leaves_like", "unflatten"]
 
@@ -48,10 +48,10 @@ class _TensorDictSpec:
 def _td_walk(td: TensorDict, leaves: list) -> tuple | None:
     """Append ``td``'s leaves to ``leaves`` in pytree order; return its key signature, or None if
     it holds anything but tensors and plain TensorDicts (then the caller uses torch's pytree)."""
-    if type(td) is not TensorDict or td._has_names():
+    if not is_plain_td(td):
         return None
     signature = []
-    for key, value in td._tensordict.items():
+    for key, value in td_entries(td).items():
         if isinstance(value, torch.Tensor):
             leaves.append(value)
             signature.append(key)
@@ -65,13 +65,13 @@ def _td_walk(td: TensorDict, leaves: list) -> tuple | None:
 
 def _td_build(template: TensorDict, leaves) -> TensorDict:
     source = {}
-    for key, value in template._tensordict.items():
+    for key, value in td_entries(template).items():
         source[key] = next(leaves) if isinstance(value, torch.Tensor) else _td_build(value, leaves)
-    return TensorDict._new_unsafe(source, batch_size=template.batch_size, device=template.device)
+    return new_td_unsafe(source, template.batch_size, template.device)
 
 
 def flatten(tree: Any) -> tuple[list, Any]:
-    """``(leaves, spec)`` as ``torch.utils._pytree.tree_flatten``, faster for eager TensorDicts."""
+    """``(leaves, spec)`` as torch's ``pytree.tree_flatten``, faster for eager TensorDicts."""
     if type(tree) is TensorDict and not torch.compiler.is_compiling():
         leaves = []
         signature = _td_walk(tree, leaves)
@@ -136,7 +136,7 @@ def leaves_like(fn: str, what: str, tree: Any, ref: Any, ref_leaves: list, ref_s
         if extra:
             fail(fn, f"{what} have a key {_key_name(extra[0])} that {ref_what} lacks", FrlKeyError)
         leaves = [by_path[path] for path in ref_paths]
-    for i, (leaf, ref_leaf) in enumerate(zip(leaves, ref_leaves)):
+    for i, (leaf, ref_leaf) in enumerate(zip(leaves, ref_leaves, strict=True)):
         if not isinstance(leaf, torch.Tensor):
             fail(fn, f"{what} key {_key_name(_paths(ref)[i])} is a {type(leaf).__name__}, expected a tensor",
                  TypeError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tensordict import TensorDictBase
 
+from frl._compat import functional_collectives
 from frl.tree import tree_map
 
 __all__ = ["all_reduce_gradients"]
@@ -25,8 +26,7 @@ def all_reduce_gradients(grads: TensorDictBase, group=None) -> TensorDictBase:
 
     if not (dist.is_available() and dist.is_initialized()):
         return grads
-    from torch.distributed import _functional_collectives as funcol
-
+    funcol = functional_collectives()
     group = group if group is not None else dist.group.WORLD
     world = dist.get_world_size(group)
     return tree_map(lambda g: funcol.all_reduce(g, "sum", group) / world, grads)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from tensordict import TensorDict
@@ -59,7 +61,7 @@ def test_sync_equals_rollout_across_batches():
     batches = list(collector)
     assert [tuple(b.batch_size) for b in batches] == [(B, T)] * 3
     assert collector.frames == 3 * B * T and len(collector) == 3
-    got = torch.cat(batches, dim=1)
+    got = TensorDict.cat(batches, dim=1)
 
     k_env, keys = _step_keys(7, 3)
     it = iter(keys)
@@ -83,7 +85,7 @@ def test_sync_equals_rollout_across_batches():
 def test_sync_budget_cuts_last_batch_and_stops():
     env = _cartpole()
     actor, params = _actor()
-    kw = dict(frames_per_batch=B * T, batch_size=(B,), seed=3, compile=False)
+    kw: dict[str, Any] = dict(frames_per_batch=B * T, batch_size=(B,), seed=3, compile=False)
     capped = SyncCollector(env, actor, params, total_frames=2 * B * T + 2 * B, **kw)
     assert len(capped) == 3
     shapes = [tuple(b.batch_size) for b in capped]
@@ -134,7 +136,7 @@ def test_sync_compiled_equals_eager_no_recompile():
     env = _cartpole()
     actor, params = _actor()
     new_params = actor.init(fr.key(11))
-    kw = dict(frames_per_batch=2 * 4, batch_size=(2,), seed=5)
+    kw: dict[str, Any] = dict(frames_per_batch=2 * 4, batch_size=(2,), seed=5)
     eager = SyncCollector(env, actor, params, compile=False, **kw)
     torch._dynamo.reset()
     with torch._dynamo.config.patch(error_on_recompile=True):
@@ -158,7 +160,7 @@ def test_sync_host_env_matches_eager_loop(compile):
     collector = SyncCollector(CounterEnv(lengths), counter_policy, TensorDict(a=torch.tensor(1)),
                               frames_per_batch=3 * 4, total_frames=3 * 4 * 3, seed=0, compile=compile)
     assert collector.host and collector.batch_size == (3,)
-    got = torch.cat(list(collector), dim=1)
+    got = TensorDict.cat(list(collector), dim=1)
 
     # The protocol by hand: policy -> step -> the env's own auto_reset.
     env = CounterEnv(lengths)
@@ -167,7 +169,7 @@ def test_sync_host_env_matches_eager_loop(compile):
         out = env.step(counter_policy(TensorDict(a=torch.tensor(1)), td))
         frames.append(out)
         td = env.auto_reset(out)
-    ref = torch.stack(frames, 1)
+    ref = TensorDict.stack(frames, 1)
     for k in ref.keys(True, True):
         assert torch.equal(got.get(k), ref.get(k)), k
     # Reward 2 per step: an episode of env i ends with return 2 * lengths[i], after lengths[i] steps.

@@ -106,7 +106,9 @@ def test_specs_and_check_env():
     with pytest.raises(ValueError, match=r"frl\.envs\.DMControlEnv\.reset: batch_size=\[2\]"):
         env.reset(seed=0, batch_size=2)
     per_key = envs.DMControlEnv("walker", "walk", flatten=False)
-    assert set(per_key.observation_spec.keys()) == {"orientations", "height", "velocity"}
+    per_key_spec = per_key.observation_spec
+    assert isinstance(per_key_spec, S.Composite)
+    assert set(per_key_spec.keys()) == {"orientations", "height", "velocity"}
     assert per_key.reset(seed=0)["height"].shape == ()  # dm_control's scalar observation keeps its shape
 
 
@@ -114,8 +116,10 @@ def test_spec_from_dm_control():
     spec = envs.spec_from_dm_control(dm_specs.BoundedArray((2,), np.float64, -1.0, [1.0, 2.0]))
     assert isinstance(spec, S.Bounded) and spec.high.tolist() == [1.0, 2.0] and spec.dtype == torch.float64
     assert isinstance(envs.spec_from_dm_control(dm_specs.Array((3,), np.float32)), S.Unbounded)
-    assert envs.spec_from_dm_control(dm_specs.DiscreteArray(4)).n == 4
+    discrete = envs.spec_from_dm_control(dm_specs.DiscreteArray(4))
+    assert isinstance(discrete, S.Categorical) and discrete.n == 4
     obs = envs.spec_from_dm_control(suite.load("cartpole", "swingup").observation_spec(), float_dtype=torch.float32)
+    assert isinstance(obs, S.Composite)
     assert list(obs.keys()) == ["position", "velocity"] and obs["velocity"].dtype == torch.float32
     with pytest.raises(TypeError, match=r"frl\.envs\.spec_from_dm_control: unsupported spec"):
         envs.spec_from_dm_control(dm_specs.StringArray(()))
@@ -132,16 +136,20 @@ def test_pixels_match_physics_render_or_fail_clearly():
     raw = suite.load("cartpole", "swingup", task_kwargs={"random": 0})
     raw.reset()
     td = env.reset(seed=0)
-    assert set(env.observation_spec.keys()) == {"observation", "pixels"}
+    obs_spec = env.observation_spec
+    assert isinstance(obs_spec, S.Composite)
+    assert set(obs_spec.keys()) == {"observation", "pixels"}
     assert td["pixels"].shape == (24, 32, 3) and td["pixels"].dtype == torch.uint8
     a = np.array([0.3])
     raw.step(a)
     out = env.step(td.set("action", torch.tensor([0.3])))
     want = raw.physics.render(height=24, width=32, camera_id=0)
     torch.testing.assert_close(out["next", "pixels"], torch.from_numpy(want.copy()), rtol=0, atol=0)
-    assert bool(env.observation_spec["pixels"].is_in(out["next", "pixels"]))
+    assert bool(obs_spec["pixels"].is_in(out["next", "pixels"]))
     only = envs.DMControlEnv("cartpole", "swingup", from_pixels=True, height=8, width=8)
-    assert list(only.observation_spec.keys()) == ["pixels"] and "observation" not in only.reset(seed=0).keys()
+    only_spec = only.observation_spec
+    assert isinstance(only_spec, S.Composite)
+    assert list(only_spec.keys()) == ["pixels"] and "observation" not in only.reset(seed=0).keys()
 
 
 def test_render_failure_is_a_clear_error(monkeypatch):

@@ -75,7 +75,8 @@ def test_composite():
     assert isinstance(td, TensorDict) and td.batch_size == (7,)
     assert td["observation"].shape == (7, 3) and td["inner", "action"].shape == (7,)
     assert bool(spec.is_in(td))
-    assert spec["inner", "action"].n == 2
+    inner_action = spec["inner", "action"]
+    assert isinstance(inner_action, Categorical) and inner_action.n == 2
     zero = spec.zero((2,))
     assert zero["observation"].shape == (2, 3) and bool(spec.is_in(zero))
     bad = td.clone()

@@ -30,7 +30,7 @@ LEAF_SPACES = {
     "discrete": (spaces.Discrete(3), S.Categorical, (), torch.int64),
     "discrete_start": (spaces.Discrete(3, start=-1), S.Bounded, (), torch.int64),
     "multidiscrete": (spaces.MultiDiscrete([2, 3]), S.MultiCategorical, (2,), torch.int64),
-    "multidiscrete_2d": (spaces.MultiDiscrete([[2, 3], [4, 5]]), S.Bounded, (2, 2), torch.int64),
+    "multidiscrete_2d": (spaces.MultiDiscrete(np.array([[2, 3], [4, 5]])), S.Bounded, (2, 2), torch.int64),
     "multidiscrete_start": (spaces.MultiDiscrete([2, 3], start=[1, -1]), S.Bounded, (2,), torch.int64),
     "multibinary": (spaces.MultiBinary(4), S.Binary, (4,), torch.int8),
     "multibinary_2d": (spaces.MultiBinary([2, 3]), S.Bounded, (2, 3), torch.int8),
@@ -70,8 +70,9 @@ def test_spec_from_gym_space_dict_and_tuple_nest():
                          "pair": spaces.Tuple((spaces.MultiBinary(3), spaces.Discrete(2)))})
     spec = envs.spec_from_gym_space(space)
     assert isinstance(spec, S.Composite) and set(spec.keys()) == {"pos", "inner", "pair"}
-    assert isinstance(spec["inner", "k"], S.Categorical) and spec["inner", "k"].n == 4
-    assert list(spec["pair"].keys()) == ["0", "1"]
+    inner_k, pair = spec["inner", "k"], spec["pair"]
+    assert isinstance(inner_k, S.Categorical) and inner_k.n == 4
+    assert isinstance(pair, S.Composite) and list(pair.keys()) == ["0", "1"]
     assert isinstance(spec["pair", "0"], S.Binary) and isinstance(spec["pair", "1"], S.Categorical)
     assert envs.spec_from_gym_space(spaces.Box(-1.0, 1.0, (2,)), float_dtype=torch.float64).dtype == torch.float64
 
@@ -348,7 +349,7 @@ def test_wrappers_apply_inside_each_env_as_gymnasium_does(num_envs, vectorize):
 
 def test_wrappers_must_be_callables():
     with pytest.raises(TypeError, match=r"GymEnv.*wrappers must be callables"):
-        envs.GymEnv("CartPole-v1", wrappers=["TimeLimit"])
+        envs.GymEnv("CartPole-v1", wrappers=["TimeLimit"])  # pyright: ignore[reportArgumentType]  (the wrong type under test)
 
 
 def test_async_vector_env_equals_sync():
@@ -415,16 +416,18 @@ class _StructuredEnv(gym.Env):
         return self._obs(), float(self.pos.sum()), bool(abs(self.pos[0]) >= 10), self.t >= 6, {}
 
 
-gym.register("frl-test/Structured-v0", entry_point=_StructuredEnv)
+gym.register("frl-test/Structured-v0", entry_point=_StructuredEnv)  # pyright: ignore[reportArgumentType]  (gymnasium's stub wants a creator function; a class is one)
 
 
 @pytest.mark.parametrize("num_envs", [None, 2], ids=["single", "sync2"])
 def test_dict_and_tuple_spaces(num_envs):
     env = envs.GymEnv("frl-test/Structured-v0", num_envs=num_envs)
-    spec = env.observation_spec
+    spec, action_spec = env.observation_spec, env.action_spec
+    assert isinstance(spec, S.Composite) and isinstance(action_spec, S.Composite)
     # TorchRL's layout: the Dict's keys at the root, "state" renamed to "observation".
     assert set(spec.keys()) == {"observation", "flags", "pair"}
-    assert isinstance(env.action_spec["move"], S.Bounded) and env.action_spec["move"].low.item() == -1
+    move_spec = action_spec["move"]
+    assert isinstance(move_spec, S.Bounded) and move_spec.low.item() == -1
     envs.check_env(env, steps=8)
     batch = () if num_envs is None else (num_envs,)
     ref = gym.make("frl-test/Structured-v0") if num_envs is None else gym.vector.SyncVectorEnv(
@@ -442,8 +445,9 @@ def test_dict_and_tuple_spaces(num_envs):
         out = env.step(td)
         a = {"move": move[()] if num_envs is None else move, "force": force}
         obs, r, term, trunc, info = ref.step(a)
-        final = obs["state"] if num_envs is None or not (term | trunc).any() else np.stack(
-            [info["final_obs"][i]["state"] if (term | trunc)[i] else obs["state"][i] for i in range(num_envs)])
+        ended = np.asarray(term) | np.asarray(trunc)
+        final = obs["state"] if num_envs is None or not ended.any() else np.stack(
+            [info["final_obs"][i]["state"] if ended[i] else obs["state"][i] for i in range(num_envs)])
         torch.testing.assert_close(out["next", "observation"], torch.as_tensor(final), rtol=0, atol=0)
         assert out["next", "truncated"].reshape(-1).tolist() == np.atleast_1d(trunc).tolist()
         td = env.auto_reset(out)

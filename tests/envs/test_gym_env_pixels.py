@@ -52,9 +52,9 @@ class _FloatFrameEnv(_PixelEnv):
         return super().render().astype(np.float32)
 
 
-gym.register("frl-test/Pixels-v0", entry_point=_PixelEnv)
-gym.register("frl-test/NoRgb-v0", entry_point=_NoRgbEnv)
-gym.register("frl-test/FloatFrame-v0", entry_point=_FloatFrameEnv)
+gym.register("frl-test/Pixels-v0", entry_point=_PixelEnv)  # pyright: ignore[reportArgumentType]  (a class is a creator)
+gym.register("frl-test/NoRgb-v0", entry_point=_NoRgbEnv)  # pyright: ignore[reportArgumentType]  (a class is a creator)
+gym.register("frl-test/FloatFrame-v0", entry_point=_FloatFrameEnv)  # pyright: ignore[reportArgumentType]  (a class is a creator)
 
 IDS = ["frl-test/Pixels-v0", "CartPole-v1"]
 
@@ -113,7 +113,9 @@ def test_vector_env_next_pixels_are_the_final_frame(id, vectorize):
     actions = np.random.default_rng(0).integers(0, 2, size=(steps, n))
     with envs.GymEnv(id, num_envs=n, vectorize=vectorize, from_pixels=True, pixels_only=False) as env:
         td = env.reset(seed=seed)
-        assert td["pixels"].shape == (n, *env.observation_spec["pixels"].shape)
+        obs_spec = env.observation_spec
+        assert isinstance(obs_spec, S.Composite)
+        assert td["pixels"].shape == (n, *obs_spec["pixels"].shape)
         ends = 0
         for a in actions:
             for i, ref in enumerate(refs):
@@ -155,13 +157,15 @@ def test_pixel_specs_and_check_env(num_envs):
     assert "pixels_only=False" in repr(env)
 
     only = envs.GymEnv("frl-test/Pixels-v0", num_envs=num_envs, from_pixels=True)  # pixels_only by default
-    assert list(only.observation_spec.keys()) == ["pixels"]
+    only_spec = only.observation_spec
+    assert isinstance(only_spec, S.Composite) and list(only_spec.keys()) == ["pixels"]
     td = only.reset(seed=0)
     assert set(td.keys()) == {"pixels", "done", "terminated", "truncated", "key"}
     assert set(only.step(envs.random_action(only, td))["next"].keys()) == {
         "pixels", "reward", "done", "terminated", "truncated", "key"}
     envs.check_env(only, steps=8)
-    env.close(), only.close()
+    env.close()
+    only.close()
 
 
 def test_pixels_are_copies_that_later_steps_leave_alone():

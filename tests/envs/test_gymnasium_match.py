@@ -73,7 +73,7 @@ def test_pendulum_float32_each_step_from_the_same_state():
 
 def _run_cartpole(env, gyms, td, policy, steps):
     """Step frl and gymnasium side by side until every gym env has ended; return episode lengths."""
-    lengths = [None] * len(gyms)
+    lengths: list[int | None] = [None] * len(gyms)
     for t in range(steps):
         action = policy(td)
         td = env.step(td.set("action", action))

@@ -16,9 +16,9 @@ def _side_by_side(id, dtype, policy, steps, seed, n=3, resync=False, atol=1e-12)
     for i in range(n):
         g = gym.make(id, disable_env_checker=True)
         g.reset(seed=i)
-        g.unwrapped.state = td["state"][i].double().numpy().copy()
+        g.unwrapped.state = td["state"][i].double().numpy().copy()  # pyright: ignore[reportAttributeAccessIssue]  (the classic-control envs' state)
         gyms.append(g)
-    lengths = [None] * n
+    lengths: list[int | None] = [None] * n
     for t in range(steps):
         if resync:
             for i, g in enumerate(gyms):

@@ -4,9 +4,12 @@ References: frl's own Pendulum (itself tested step for step against gymnasium) f
 model, and Python loops over ensemble members and over start states for vmap.
 """
 
+from typing import Any
+
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import frl
 from frl import envs
@@ -236,7 +239,8 @@ def test_bad_actions_raise():
 
 
 def test_bad_model_outputs_raise():
-    spec = dict(observation_spec=envs.Unbounded((3,)), action_spec=envs.Bounded(-2.0, 2.0, (1,)), params=())
+    spec: dict[str, Any] = dict(observation_spec=envs.Unbounded((3,)), action_spec=envs.Bounded(-2.0, 2.0, (1,)),
+                                params=())
     td = envs.random_action(learned_model(), learned_model().reset(frl.random.key(0), start=starts()))
     cases = [
         (envs.ModelEnv(lambda p, s, a: s[..., :2], lambda p, s, a, s2: s2[..., 0], **spec),
@@ -268,13 +272,13 @@ def test_bad_resets_raise():
 
 
 def test_bad_construction_raises():
-    spec = dict(observation_spec=envs.Unbounded((3,)), action_spec=envs.Bounded(-2.0, 2.0, (1,)))
+    spec: dict[str, Any] = dict(observation_spec=envs.Unbounded((3,)), action_spec=envs.Bounded(-2.0, 2.0, (1,)))
     with pytest.raises(TypeError, match=r"frl.envs.ModelEnv: observe_fn needs state_spec"):
         envs.ModelEnv(lambda p, s, a: s, lambda p, s, a, s2: s2[..., 0], observe_fn=lambda p, s: s, **spec)
     with pytest.raises(TypeError, match=r"frl.envs.ModelEnv: dynamics_fn must be callable"):
-        envs.ModelEnv(None, lambda p, s, a, s2: s2[..., 0], **spec)
+        envs.ModelEnv(None, lambda p, s, a, s2: s2[..., 0], **spec)  # pyright: ignore[reportArgumentType]  (the wrong type under test)
     with pytest.raises(TypeError, match=r"frl.envs.ModelEnv: action_spec must be an frl.envs spec"):
         envs.ModelEnv(lambda p, s, a: s, lambda p, s, a, s2: s2[..., 0], observation_spec=envs.Unbounded((3,)),
-                      action_spec=(1,))
+                      action_spec=(1,))  # pyright: ignore[reportArgumentType]  (the wrong type under test)
     with pytest.raises(ValueError, match=r"frl.envs.ModelEnv: max_episode_steps must be a positive int"):
         envs.ModelEnv(lambda p, s, a: s, lambda p, s, a, s2: s2[..., 0], max_episode_steps=0, **spec)

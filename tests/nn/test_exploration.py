@@ -9,10 +9,19 @@ from frl import nn as fnn
 
 
 def test_linear_schedule():
+    # One linear schedule in frl: frl.nn's is frl.optim's (optax's signature), for exploration too.
+    assert fnn.linear_schedule is frl.optim.linear_schedule
     s = fnn.linear_schedule(1.0, 0.1, 100)
-    assert s(0) == 1.0 and s(100) == pytest.approx(0.1) and s(1000) == pytest.approx(0.1)
-    assert s(50) == pytest.approx(0.55)
+    assert float(s(0)) == 1.0 and float(s(100)) == pytest.approx(0.1) and float(s(1000)) == pytest.approx(0.1)
+    assert float(s(50)) == pytest.approx(0.55)
     torch.testing.assert_close(s(torch.tensor([0, 50, 200])), torch.tensor([1.0, 0.55, 0.1]))
+    late = fnn.linear_schedule(1.0, 0.1, transition_steps=100, transition_begin=10)
+    torch.testing.assert_close(late(torch.tensor([0, 10, 60, 110])), torch.tensor([1.0, 1.0, 0.55, 0.1]))
+
+
+def test_linear_schedule_three_ways(three_ways):
+    s = fnn.linear_schedule(1.0, 0.05, 1000)
+    three_ways(s, (torch.tensor(500),), (torch.tensor(20),))
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.3, 1.0])

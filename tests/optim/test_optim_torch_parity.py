@@ -13,6 +13,7 @@ import torch
 from tensordict import TensorDict
 
 from frl import optim
+from frl.optim import _lists
 
 STEPS = 20
 
@@ -101,7 +102,7 @@ def test_matches_torch_optim_float32(name):
 def test_per_leaf_path_matches_torch_optim(monkeypatch, name):
     # Eagerly the transforms use foreach ops; under vmap, grad and compile they loop over leaves.
     # Force the loop here so that it, too, is checked against torch.optim directly.
-    monkeypatch.setattr(optim._lists, "use_foreach", lambda *lists: False)
+    monkeypatch.setattr(_lists, "use_foreach", lambda *lists: False)
     make_frl, make_torch = CASES[name]
     run_side_by_side(make_frl, make_torch, **F64)
 

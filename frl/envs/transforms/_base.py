@@ -19,6 +19,8 @@ arguments):
 - ``_inv(td)``: the input of the parent's step from the user's (action transforms).
 - ``transform_observation_spec(specs)`` (a dict key -> spec), ``transform_action_spec``,
   ``transform_reward_spec``, ``transform_done_spec``.
+- ``transform_params(params)``: the parent's ``params`` as seen through the transform (a time
+  limit lowers ``max_episode_steps``).
 
 References:
     TorchRL, ``torchrl.envs.transforms.Transform``.
@@ -27,6 +29,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from tensordict import TensorDictBase
@@ -37,7 +40,7 @@ from frl.envs.specs import Bounded, Composite, Spec, Unbounded
 __all__ = ["Transform", "KeyTransform"]
 
 
-def _as_keys(keys, default: Sequence) -> list:
+def as_keys(keys, default: Sequence) -> list:
     """A list of keys from one key (a str) or a sequence of keys (each a str or a tuple of str)."""
     if keys is None:
         keys = default
@@ -46,7 +49,7 @@ def _as_keys(keys, default: Sequence) -> list:
     return [k if isinstance(k, str) else tuple(k) for k in keys]
 
 
-def _key_name(key) -> str:
+def key_name(key) -> str:
     """A flat name for a (possibly nested) key, for the transform's private state entries."""
     return key if isinstance(key, str) else "_".join(key)
 
@@ -91,9 +94,9 @@ class Transform:
         owner = self._owner
         if owner is None:
             return None
-        from frl.envs.transforms.transformed_env import TransformedEnv
+        # The owner builds the view itself, so a transform never imports the env class.
         i = owner.transforms.index(self)
-        return TransformedEnv._view(owner.base_env, list(owner.transforms)[:i])
+        return owner._view(owner.base_env, list(owner.transforms)[:i])
 
     def _need_parent(self):
         parent = self.parent
@@ -124,6 +127,10 @@ class Transform:
     def transform_done_spec(self, spec: Composite) -> Composite:
         return spec
 
+    def transform_params(self, params: Any) -> Any:
+        """The parent env's ``params`` as this transform changes them (e.g. a lower time limit)."""
+        return params
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -138,8 +145,8 @@ class KeyTransform(Transform):
 
     def __init__(self, in_keys, out_keys=None, default_in_keys=("observation",)):
         super().__init__()
-        self.in_keys = _as_keys(in_keys, default_in_keys)
-        self.out_keys = _as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
+        self.in_keys = as_keys(in_keys, default_in_keys)
+        self.out_keys = as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
         if len(self.out_keys) != len(self.in_keys):
             fail(self.name, f"got {len(self.in_keys)} in_keys and {len(self.out_keys)} out_keys; "
                             "give one out_key per in_key")
@@ -152,7 +159,7 @@ class KeyTransform(Transform):
 
     def _apply_td(self, td: TensorDictBase, on_reset: bool) -> TensorDictBase:
         out = td.copy()
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             # The reward exists only in a step's "next": a reset has none to transform.
             if on_reset and ki == "reward":
                 continue
@@ -168,13 +175,13 @@ class KeyTransform(Transform):
 
     def transform_observation_spec(self, specs):
         specs = dict(specs)
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             if ki in specs:
                 specs[ko] = self._apply_spec(specs[ki], ki)
         return specs
 
     def transform_reward_spec(self, spec):
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             if ki == "reward" and ko == "reward":
                 return self._apply_spec(spec, ki)
         return spec
@@ -188,5 +195,6 @@ def td_device(td: TensorDictBase) -> torch.device:
     if td.device is not None:
         return td.device
     for v in td.values(include_nested=True, leaves_only=True):
-        return v.device
+        if v.device is not None:
+            return v.device
     return torch.device("cpu")

@@ -6,7 +6,7 @@ import torch
 
 from frl._checks import check_keys, fail
 from frl.envs.specs import Bounded, Unbounded
-from frl.envs.transforms._base import Transform, _as_keys, _key_name
+from frl.envs.transforms._base import Transform, as_keys, key_name
 
 __all__ = ["CatFrames"]
 
@@ -49,11 +49,14 @@ class CatFrames(Transform):
         if padding not in ("same", "constant"):
             fail(self.name, f"padding={padding!r}, expected 'same' or 'constant'")
         self.N, self.dim, self.padding, self.padding_value = int(N), int(dim), padding, float(padding_value)
-        self.in_keys = _as_keys(in_keys, ("observation",))
-        self.out_keys = _as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
+        self.in_keys = as_keys(in_keys, ("observation",))
+        self.out_keys = as_keys(out_keys, self.in_keys) if out_keys is not None else list(self.in_keys)
+        if len(self.out_keys) != len(self.in_keys):
+            fail(self.name, f"got {len(self.in_keys)} in_keys and {len(self.out_keys)} out_keys; "
+                            "give one out_key per in_key")
 
     def _state_key(self, key) -> str:
-        return f"_{_key_name(key)}_frames"
+        return f"_{key_name(key)}_frames"
 
     def _check_dim(self, x, key, nb):
         if x.dim() - nb < -self.dim:
@@ -62,7 +65,7 @@ class CatFrames(Transform):
 
     def _reset(self, td, prev):
         out = td.copy()
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, td, (ki,), "reset")
             x = td.get(ki)
             self._check_dim(x, ki, td.batch_dims)
@@ -77,7 +80,7 @@ class CatFrames(Transform):
 
     def _step(self, td, next_td):
         out = next_td.copy()
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             sk = self._state_key(ki)
             check_keys(self.name, td, (sk,), "step's input")
             check_keys(self.name, next_td, (ki,), "step's next")
@@ -94,7 +97,7 @@ class CatFrames(Transform):
 
     def transform_observation_spec(self, specs):
         specs = dict(specs)
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             if ki not in specs:
                 continue
             s = specs[ki]

@@ -6,9 +6,9 @@ import torch
 
 from frl import random as fr
 from frl._checks import check_keys, fail
+from frl.envs.auto_reset import where_td
 from frl.envs.env import map_keys
 from frl.envs.step_mdp import step_mdp
-from frl.envs.auto_reset import where_td
 from frl.envs.transforms._base import Transform
 
 __all__ = ["NoopReset"]

@@ -7,7 +7,7 @@ from tensordict import TensorDictBase
 
 from frl._checks import check_keys, fail
 from frl.envs.specs import Bounded, Spec, Unbounded
-from frl.envs.transforms._base import KeyTransform, _key_name
+from frl.envs.transforms._base import KeyTransform, key_name
 
 __all__ = ["ObservationNorm"]
 
@@ -61,14 +61,15 @@ class ObservationNorm(KeyTransform):
         self.running = bool(running)
         self.eps = float(eps)
         self.loc = _as_tensor(loc)
-        self.scale = None if scale is None else torch.clamp_min(_as_tensor(scale), eps)
+        self.scale = (None if scale is None
+                      else torch.clamp_min(torch.as_tensor(scale, dtype=torch.get_default_dtype()), eps))
 
     @property
     def initialized(self) -> bool:
         return self.running or self.loc is not None
 
     def _state_keys(self, key):
-        n = _key_name(key)
+        n = key_name(key)
         return f"_{n}_mean", f"_{n}_var", f"_{n}_count"
 
     # ---- fixed statistics ------------------------------------------------------------------------
@@ -78,6 +79,7 @@ class ObservationNorm(KeyTransform):
             fail(self.name, "loc and scale are not set: pass them, or call init_stats first", RuntimeError)
         if not x.is_floating_point():
             fail(self.name, f"{key!r} has dtype {x.dtype}, expected a floating dtype", TypeError)
+        assert self.loc is not None and self.scale is not None  # initialized, and not running here
         loc, scale = self.loc.to(x.device, x.dtype), self.scale.to(x.device, x.dtype)
         return (x - loc) / scale if self.standard_normal else x * scale + loc
 
@@ -168,7 +170,7 @@ class ObservationNorm(KeyTransform):
             return super()._reset(td, prev)
         out = td.copy()
         nb = td.batch_dims
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, td, (ki,), "reset")
             x = td.get(ki)
             if not x.is_floating_point():
@@ -191,7 +193,7 @@ class ObservationNorm(KeyTransform):
             return super()._step(td, next_td)
         out = next_td.copy()
         nb = next_td.batch_dims
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, next_td, (ki,), "step's next")
             x = next_td.get(ki)
             mean, var, count = self._update(*self._read(td, ki), x, nb)

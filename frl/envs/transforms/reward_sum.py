@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from frl._checks import check_keys
+from frl._checks import check_keys, fail
 from frl.envs.specs import Unbounded
-from frl.envs.transforms._base import Transform, td_device, _as_keys
+from frl.envs.transforms._base import Transform, as_keys, td_device
 
 __all__ = ["RewardSum"]
 
@@ -33,10 +33,13 @@ class RewardSum(Transform):
 
     def __init__(self, in_keys=None, out_keys=None):
         super().__init__()
-        self.in_keys = _as_keys(in_keys, ("reward",))
+        self.in_keys = as_keys(in_keys, ("reward",))
         default_out = ["episode_reward"] if len(self.in_keys) == 1 else [
             f"episode_{k if isinstance(k, str) else '_'.join(k)}" for k in self.in_keys]
-        self.out_keys = _as_keys(out_keys, default_out)
+        self.out_keys = as_keys(out_keys, default_out)
+        if len(self.out_keys) != len(self.in_keys):
+            fail(self.name, f"got {len(self.in_keys)} in_keys and {len(self.out_keys)} out_keys; "
+                            "give one out_key per in_key")
 
     def _spec(self):
         parent = self._need_parent()
@@ -54,7 +57,7 @@ class RewardSum(Transform):
     def _step(self, td, next_td):
         check_keys(self.name, td, self.out_keys, "step's input")
         out = next_td.copy()
-        for ki, ko in zip(self.in_keys, self.out_keys):
+        for ki, ko in zip(self.in_keys, self.out_keys, strict=True):
             check_keys(self.name, next_td, (ki,), "step's next")
             out.set(ko, td.get(ko) + next_td.get(ki))
         return out

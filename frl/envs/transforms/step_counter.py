@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import torch
 
 from frl._checks import check_keys, fail
@@ -66,6 +69,14 @@ class StepCounter(Transform):
         specs = dict(specs)
         specs[self.step_count_key] = Unbounded((1,), torch.int64)
         return specs
+
+    def transform_params(self, params: Any) -> Any:
+        # The base env's own time limit (in its params) becomes the lower of the two.
+        limit = getattr(params, "max_episode_steps", None)
+        if (self.max_steps is not None and limit is not None and dataclasses.is_dataclass(params)
+                and not isinstance(params, type)):
+            return dataclasses.replace(params, max_episode_steps=min(limit, self.max_steps))
+        return params
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_steps={self.max_steps})"

@@ -6,7 +6,7 @@ import torch
 
 from frl._checks import check_keys, fail
 from frl.envs.specs import Bounded, Unbounded
-from frl.envs.transforms._base import KeyTransform, Transform, _as_keys, retype
+from frl.envs.transforms._base import KeyTransform, Transform, as_keys, retype
 
 __all__ = ["DoubleToFloat", "CatTensors", "Unsqueeze"]
 
@@ -27,7 +27,7 @@ class DoubleToFloat(Transform):
 
     def __init__(self, in_keys=None):
         super().__init__()
-        self.in_keys = None if in_keys is None else _as_keys(in_keys, ())
+        self.in_keys = None if in_keys is None else as_keys(in_keys, ())
 
     def _keys(self, specs: dict | None = None, reward_spec=None):
         if self.in_keys is not None:
@@ -88,7 +88,7 @@ class CatTensors(Transform):
 
     def __init__(self, in_keys, out_key="observation_vector", *, dim: int = -1, del_keys: bool = True):
         super().__init__()
-        self.in_keys = _as_keys(in_keys, ())
+        self.in_keys = as_keys(in_keys, ())
         if not self.in_keys:
             fail(self.name, "give at least one in_key")
         if int(dim) >= 0:
@@ -100,7 +100,7 @@ class CatTensors(Transform):
         check_keys(self.name, td, self.in_keys, what)
         xs = [td.get(k) for k in self.in_keys]
         ref = xs[0]
-        for k, x in zip(self.in_keys, xs):
+        for k, x in zip(self.in_keys, xs, strict=True):
             other = [s for i, s in enumerate(x.shape) if i != x.dim() + self.dim]
             want = [s for i, s in enumerate(ref.shape) if i != ref.dim() + self.dim]
             if x.dim() != ref.dim() or other != want:

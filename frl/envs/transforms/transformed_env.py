@@ -17,17 +17,17 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 from tensordict import TensorDictBase
 
 from frl._checks import check_keys, fail
 from frl.envs.auto_reset import auto_reset as _auto_reset
+from frl.envs.auto_reset import where_td
 from frl.envs.specs import Composite
 from frl.envs.step_mdp import step_mdp
-from frl.envs.auto_reset import where_td
 from frl.envs.transforms._base import Transform, obs_spec_dict
 
 __all__ = ["TransformedEnv", "Compose"]
@@ -179,7 +179,7 @@ class TransformedEnv:
     def name(self) -> str:
         return f"TransformedEnv({getattr(self.base_env, 'name', type(self.base_env).__name__)})"
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Attributes the wrapper lacks (dtype, num_envs, ...) come from the base env, as in TorchRL;
         # ``init`` only where the base env has one (a stateless base).
         if name.startswith("__") or name in ("base_env", "transforms"):
@@ -188,18 +188,20 @@ class TransformedEnv:
         if base is None:
             raise AttributeError(name)
         if name == "init":
-            getattr(base, "init")  # raises AttributeError for a host base
+            if not hasattr(base, "init"):  # a host base has no init
+                raise AttributeError(name)
             return self._init
         return getattr(base, name)
 
     @property
     def params(self):
-        """The base env's params, with ``max_episode_steps`` lowered to the transforms' time limits."""
-        from frl.envs.transforms.step_counter import StepCounter
+        """The base env's params as the transforms see them (`Transform.transform_params`, in order).
+
+        E.g. a `StepCounter` time limit lowers ``max_episode_steps``.
+        """
         params = self.base_env.params
-        limits = [t.max_steps for t in self.transforms if isinstance(t, StepCounter) and t.max_steps is not None]
-        if limits and dataclasses.is_dataclass(params) and hasattr(params, "max_episode_steps"):
-            params = dataclasses.replace(params, max_episode_steps=min([params.max_episode_steps] + limits))
+        for t in self.transforms:
+            params = t.transform_params(params)
         return params
 
     # ---- specs -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -95,7 +96,7 @@ class HostEnv:
         self.done_spec = env.done_spec
         self.params = env.params
         self.name = "HostEnv"
-        self._state = None
+        self._state: Any = None  # the live simulator state, set by reset
 
     def reset(self, key=None, batch_size=(), *, seed=None):
         td = self.env.reset(key, batch_size, seed=seed)

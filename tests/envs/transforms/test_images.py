@@ -27,6 +27,7 @@ def test_to_tensor_image_exact():
             for w in range(6):
                 assert torch.equal(x[:, c, h, w], raw[:, h, w, c].float() / 255)
     spec = env.observation_spec
+    assert isinstance(spec, envs.Bounded)
     assert spec.shape == (3, 4, 6) and float(spec.low.min()) == 0 and float(spec.high.max()) == 1
 
 

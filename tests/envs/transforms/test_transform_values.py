@@ -80,6 +80,7 @@ def test_observation_norm_init_stats(standard_normal):
     traj = envs.rollout(base, None, base.reset(frl.random.key(0), (4,)), 20)
     obs = traj["next", "observation"].reshape(-1, 3).double()
     mean, std = obs.mean(0), obs.std(0)
+    assert norm.loc is not None and norm.scale is not None
     torch.testing.assert_close(norm.loc.double(), mean if standard_normal else -mean / std, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(norm.scale.double(), std if standard_normal else 1 / std, rtol=1e-5, atol=1e-6)
     # Either way, the normalized rollout has mean 0 and standard deviation 1.
@@ -158,7 +159,7 @@ def test_unsqueeze():
     assert first["observation"].shape == (2, 2, 1)
     assert outs[0]["next", "observation"].tolist() == [[[1.0], [2.0]], [[0.5], [1.0]]]
     spec = env.observation_spec
-    assert spec.shape == (2, 1) and spec.low.shape == (2, 1)
+    assert isinstance(spec, envs.Bounded) and spec.shape == (2, 1) and spec.low.shape == (2, 1)
 
 
 def test_double_to_float():
@@ -185,7 +186,7 @@ def test_cat_tensors_with_out_keys():
     assert outs[0]["next", "observation"].tolist() == [[1, 2, 3, 5], [0.5, 1, 2, 3]]
     assert "scaled" not in outs[0]["next"].keys()
     spec = env.observation_spec
-    assert spec.shape == (4,) and spec.low.tolist() == [-100, -100, -199, -199]
+    assert isinstance(spec, envs.Bounded) and spec.shape == (4,) and spec.low.tolist() == [-100, -100, -199, -199]
     envs.check_env(env)
 
 

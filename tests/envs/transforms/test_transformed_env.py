@@ -21,8 +21,10 @@ def test_compose_list_operations_and_parents():
     assert env.transforms[1] is rsum and env.transforms.index(cat) == 2
     # Each parent is the env up to its transform: the frame stack's parent sees 3 features.
     assert env.observation_spec.shape == (6,)
-    assert cat.parent.observation_spec.shape == (3,) and list(cat.parent.transforms) == [norm, rsum]
-    assert norm.parent.observation_spec.shape == (3,) and len(norm.parent.transforms) == 0
+    cat_parent, norm_parent = cat.parent, norm.parent
+    assert cat_parent is not None and norm_parent is not None
+    assert cat_parent.observation_spec.shape == (3,) and list(cat_parent.transforms) == [norm, rsum]
+    assert norm_parent.observation_spec.shape == (3,) and len(norm_parent.transforms) == 0
     env.transforms.remove(cat)
     assert cat.parent is None and env.observation_spec.shape == (3,)
     env.append_transform(Unsqueeze(-1))
@@ -32,7 +34,8 @@ def test_compose_list_operations_and_parents():
         TransformedEnv(envs.make("Pendulum-v1"), [norm])
     # A Compose can be passed whole, and a lone transform too.
     env2 = TransformedEnv(envs.make("CartPole-v1"), Compose(cat, StepCounter()))
-    assert cat.parent.base_env is env2.base_env
+    cat_parent = cat.parent
+    assert cat_parent is not None and cat_parent.base_env is env2.base_env
     assert len(TransformedEnv(envs.make("CartPole-v1"), RewardSum()).transforms) == 1
     with pytest.raises(ValueError, match="is already in this list"):
         env2.transforms.append(cat)
@@ -83,8 +86,10 @@ def test_rescale_action_matches_gymnasium():
     # gymnasium's RescaleAction on Pendulum maps [-1, 1] to [-2, 2]; frl's base env then sees the same torque.
     base = envs.make("Pendulum-v1")
     env = TransformedEnv(base, RescaleAction(-1.0, 1.0))
-    wrapper = gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), -1.0, 1.0)
-    assert env.action_spec.low.tolist() == [-1.0] and env.action_spec.high.tolist() == [1.0]
+    wrapper = gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), -1.0, 1.0)  # pyright: ignore[reportArgumentType]  (gymnasium's stub omits float)
+    action_spec = env.action_spec
+    assert isinstance(action_spec, envs.Bounded)
+    assert action_spec.low.tolist() == [-1.0] and action_spec.high.tolist() == [1.0]
     a = torch.tensor([[-1.0], [-0.3], [0.5], [1.0], [1.7]])
     td = env.reset(seed=0, batch_size=(5,))
     out = env.step(td.set("action", a))
@@ -125,6 +130,11 @@ def test_clear_errors():
         CatFrames(2, dim=1)
     with pytest.raises(ValueError, match=r"frl.envs.Unsqueeze: dim=0, expected a negative dimension"):
         Unsqueeze(0)
+    # One out_key per in_key: a longer or shorter list used to be cut silently at the shorter one.
+    with pytest.raises(ValueError, match=r"frl.envs.CatFrames: got 1 in_keys and 2 out_keys; give one out_key"):
+        CatFrames(2, in_keys=["observation"], out_keys=["a", "b"])
+    with pytest.raises(ValueError, match=r"frl.envs.RewardSum: got 2 in_keys and 1 out_keys; give one out_key"):
+        RewardSum(in_keys=["reward", "cost"], out_keys=["episode_reward"])
     with pytest.raises(ValueError, match=r"frl.envs.StepCounter: max_steps=0, expected at least 1"):
         StepCounter(0)
     bad = TransformedEnv(count_env(), [StepCounter(), CatTensors(["observation", "step_count"], dim=-2)])
