@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +12,8 @@ import torch
 from frl._compat import global_guard_filter
 
 __all__ = ["compile_step"]
+
+_compiled = itertools.count()  # numbers the compiled functions: each gets a distinct code name
 
 
 def compile_step(fn: Callable, *, enabled: bool = True, **inductor_options: Any) -> Callable:
@@ -24,7 +28,7 @@ def compile_step(fn: Callable, *, enabled: bool = True, **inductor_options: Any)
     dynamo keeps its compile cache on the code object of the function it compiles, and every
     ``torch.vmap(f)`` is the same wrapper code: compiled directly, the vmapped pieces of a training
     step would share, and thrash, one cache. ``fn`` is therefore called through a function with a
-    code object of its own.
+    code object (and a code name) of its own.
 
     Args:
         fn: a pure function of tensors / TensorDicts (a single-agent step, or its vmap over seeds).
@@ -44,9 +48,16 @@ def compile_step(fn: Callable, *, enabled: bool = True, **inductor_options: Any)
     def step(*args, **kwargs):
         return fn(*args, **kwargs)
 
-    # A fresh code object (replace() copies it): its own slot for dynamo's cache.
-    step.__code__ = step.__code__.replace()
-    step.__name__ = step.__qualname__ = getattr(fn, "__name__", "step")
+    # A fresh code object with a name of its own: its own slot for dynamo's cache, and its own entry in
+    # dynamo's shape bookkeeping, which is keyed by file, line and name (pieces that shared one would
+    # see each other's inputs as changing shapes, and be recompiled with symbolic sizes).
+    name = f"compiled_{getattr(fn, '__name__', 'step')}_{next(_compiled)}"
+    name = "".join(c if c.isalnum() else "_" for c in name)
+    if sys.version_info >= (3, 11):
+        step.__code__ = step.__code__.replace(co_name=name, co_qualname=name)
+    else:
+        step.__code__ = step.__code__.replace(co_name=name)
+    step.__name__ = step.__qualname__ = name
     step.__doc__ = fn.__doc__
     options = dict(inductor_options)
     guard_filter = global_guard_filter()

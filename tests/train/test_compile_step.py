@@ -58,3 +58,19 @@ def test_a_training_step_compiled_equals_eager():
             p_e, s_e = step(p_e, s_e, x)
             p_c, s_c = compiled(p_c, s_c, x)
     assert frl.tree.tree_allclose(p_c, p_e, rtol=1e-5, atol=1e-6)
+
+
+def test_pieces_with_different_shapes_stay_static():
+    # dynamo's automatic-dynamic bookkeeping is keyed by the code's file, line and name: pieces that
+    # shared them would see each other's shapes as one function's changing shapes, and be recompiled
+    # with symbolic sizes (which batched linear layers under vmap cannot take).
+    net = frl.nn.mlp(3, 2, num_cells=(4,))
+    params = torch.vmap(net.init)(frl.random.split(frl.random.key(0), 2))
+    torch._dynamo.reset()
+    short = compile_step(torch.vmap(lambda p, x: net.apply(p, x)))
+    long = compile_step(torch.vmap(lambda p, x: net.apply(p, x)))
+    x8, x16 = frl.random.normal(frl.random.key(1), (2, 8, 3)), frl.random.normal(frl.random.key(2), (2, 8, 16, 3))
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for _ in range(2):
+            torch.testing.assert_close(short(params, x8), torch.vmap(net.apply)(params, x8))
+            torch.testing.assert_close(long(params, x16), torch.vmap(net.apply)(params, x16))
