@@ -5,7 +5,7 @@
 
 Builds the example's agent (`examples/dqn_cartpole.py: build`, default arguments: 8 envs, capacity
 50k, batch 128), fills the buffer past ``learning_starts`` and times one iteration as the example's
-loop runs it (epsilon, ``collect_seeds`` + ``add_seeds`` + ``train_seeds``), each of the three
+loop runs it (epsilon, ``v_collect`` + ``v_store`` + ``v_train``), each of the three
 compiled functions alone, and with ``--parts`` the pieces of ``train`` (sample, update, priority
 update, soft update), each compiled on its own and vmapped over seeds the same way. Prints ms per
 call (wall clock, and the process's CPU time, steadier on a shared machine) and frames per second
@@ -34,11 +34,14 @@ sys.path.insert(0, ROOT)
 from _common import machine_line, print_table  # noqa: E402
 
 import frl  # noqa: E402
+from frl import random as fr  # noqa: E402
 from frl.train import soft_update  # noqa: E402
 
 
 def load_example(path: str = os.path.join(ROOT, "examples", "dqn_cartpole.py")):
     spec = importlib.util.spec_from_file_location("dqn_cartpole", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench/dqn_train.py: cannot load {path} as a Python module")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["dqn_cartpole"] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
@@ -54,7 +57,8 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also time sample / update / priorities / soft update")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's table of the iteration")
     parser.add_argument("--no-compile", dest="compile", action="store_false")
-    parser.add_argument("--cpp-wrapper", action="store_true", help="the example's --cpp-wrapper (inductor's C++ wrapper)")
+    parser.add_argument("--cpp-wrapper", action="store_true",
+                        help="the example's --cpp-wrapper (inductor's C++ wrapper)")
     parser.add_argument("--compile-times", action="store_true", help="print dynamo's compile time per phase")
     parser.add_argument("--cold", action="store_true",
                         help="compile into a fresh inductor cache (the first iteration then times a first run)")
@@ -67,13 +71,16 @@ def main() -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="frl_bench_inductor_")
     torch.set_num_threads(args.threads)
     if args.profile:
-        torch._inductor.config.cpp.enable_kernel_profile = True
+        import torch._inductor.config as inductor_config
+
+        inductor_config.cpp.enable_kernel_profile = True
     ex = load_example(args.example)
     a = ex.Args(num_seeds=args.seeds, compile=args.compile,
                 **({"cpp_wrapper": True} if args.cpp_wrapper else {}))
     agent = ex.build(a)
-    keys = torch.stack([frl.random.key(a.seed + i) for i in range(a.num_seeds)])
-    params, target, opt_state, env_td, buf, run_keys = agent.init_seeds(keys)
+    keys = torch.stack([fr.key(a.seed + i) for i in range(a.num_seeds)])
+    *init_state, run_keys = torch.vmap(agent.init)(keys)
+    params, target, opt_state, env_td, buf = frl.tree.dense(tuple(init_state))
     print(machine_line())
 
     step = [0]
@@ -81,17 +88,17 @@ def main() -> None:
 
     def collect():
         step_t = torch.tensor(step[0])
-        tr, state["env_td"], _ = agent.collect_seeds(params, state["env_td"], run_keys, step_t,
-                                                     ex.epsilon_at(a, step[0] * a.num_envs))
+        tr, state["env_td"], _ = agent.v_collect(params, state["env_td"], run_keys, step_t,
+                                                 ex.epsilon_at(a, step[0] * a.num_envs))
         step[0] += 1
         return tr
 
     def add(tr):
-        state["buf"] = agent.add_seeds(state["buf"], tr)
+        state["buf"] = agent.v_store(state["buf"], tr)
 
     def train():
-        out = agent.train_seeds(state["params"], state["target"], state["opt"], state["buf"], run_keys,
-                                torch.tensor(step[0]))
+        out = agent.v_train(state["params"], state["target"], state["opt"], state["buf"], run_keys,
+                            torch.tensor(step[0]))
         state["params"], state["target"], state["opt"], state["buf"], _ = out
 
     def iteration():
@@ -136,7 +143,7 @@ def main() -> None:
         step_t = torch.tensor(step[0])
 
         def sample(b, k, s):
-            return buffer.sample(b, frl.random.fold_in(frl.random.fold_in(k, s), 1), a.batch_size)
+            return buffer.sample(b, fr.fold_in(fr.fold_in(k, s), 1), a.batch_size)
 
         sample_seeds = jit(lambda b, k, s: torch.vmap(sample, in_dims=(0, 0, None))(b, k, s))
         update_seeds = jit(lambda p, t, o, b, w: torch.vmap(agent.update)(p, t, o, b, w))

@@ -2,25 +2,14 @@
 
     python examples/model_based_pendulum.py                 # about 5,000 real steps
     python examples/model_based_pendulum.py --oracle        # plan with the true physics (an upper bound)
+    python examples/model_based_pendulum.py --help          # every setting
 
-The real env is frl's stateless Pendulum-v1, ``num_envs`` episodes at a time. The loop runs in
-rounds of one episode per env: the first round acts at random; after each round the ensemble is
-trained on all real transitions so far, and the next round acts by model-predictive control:
-
-* **model**: 5 MLPs, each predicting the observation delta ``(cos, sin, theta_dot)' - (cos, sin,
-  theta_dot)`` from the normalized observation and torque; trained by MSE with `frl.optim.adam`,
-  vmapped over the 5 members (each draws its own minibatches) and compiled;
-* **imagination**: the ensemble is a `frl.envs.ModelEnv` whose params are one member's; the
-  planner runs ``frl.envs.rollout(model.bind(p), ...)`` vmapped over the 5 members, from the real
-  observations, for ``horizon`` steps. Pendulum's reward is a known function of the observation and
-  torque, as in PETS;
-* **planner**: the cross-entropy method over action sequences (``popsize`` candidates per env, each
-  scored by its mean predicted return over the 5 models; ``elites`` refit a Gaussian; warm-started
-  from the previous step's plan, shifted), executing the first action: all of it one compiled call
-  per real step, for all envs at once.
-
-The evaluation is the last round: ``num_envs`` episodes of the MPC policy with the final models (the
-planner samples, as PETS does, but no other exploration noise is added). `--help` lists every setting.
+Rounds of one episode per real env (``num_envs`` at once): COLLECT acts at random in the first round,
+then by model-predictive control: CEM over action sequences (``popsize`` candidates scored by their
+mean return over the members' imagined `frl.envs.rollout` of a `frl.envs.ModelEnv`, ``elites`` refit
+a Gaussian, warm-started from the previous plan); STORE keeps every real transition; UPDATE fits the
+5 MLPs (observation deltas, MSE, vmapped over the members, each with its own minibatches); LOG shows
+the returns. The reward is Pendulum's known function, as in PETS. The last round is the evaluation.
 
 References:
     Chua et al., "Deep Reinforcement Learning in a Handful of Trials using Probabilistic Dynamics
@@ -38,7 +27,9 @@ import tyro
 from tensordict import TensorDict
 
 import frl
-from frl.train import RunReport
+from frl import random as fr
+from frl.experiment import RunReport
+from frl.train import compile_step
 
 
 @dataclass
@@ -101,8 +92,9 @@ def main(args: Args) -> dict:
     if rounds < (1 if args.oracle else 2):
         raise SystemExit(f"total_frames={args.total_frames} leaves {rounds} round(s) of num_envs x max_episode_steps"
                          f" = {E * T} steps; need at least 2 (a random one and a planning one)")
-    obs_dim, act_dim = env.observation_spec.shape[-1], env.action_spec.shape[-1]
-    high = float(env.action_spec.high.max())
+    spec = env.action_spec
+    assert isinstance(spec, frl.envs.Bounded)  # a box of torques
+    obs_dim, act_dim, high = env.observation_spec.shape[-1], spec.shape[-1], float(torch.as_tensor(spec.high).max())
     net = frl.nn.mlp(obs_dim + act_dim, obs_dim, num_cells=(args.num_cells,) * 2, activation="silu")
 
     # ---- the model env: params = one member's network and the data's normalization statistics ----
@@ -129,14 +121,16 @@ def main(args: Args) -> dict:
             return td.copy().set("action", torch.take_along_dim(candidates, t, dim=2).squeeze(2))
 
         def imagine(p):
-            return frl.envs.rollout(model.bind(p), policy, td, H, auto_reset=False)["next", "reward"]
+            # ModelEnv has the stateless-env interface without subclassing frl.envs.Env (rollout's annotation).
+            imagined = frl.envs.rollout(model.bind(p), policy, td, H, auto_reset=False)  # pyright: ignore[reportArgumentType]
+            return imagined["next", "reward"]
 
         return torch.vmap(imagine, randomness="error")(ens).sum((-2, -1)).mean(0)
 
     def cem_iteration(ens, obs, mean, std, key):
         """One CEM iteration: sample candidates around (mean, std), refit both to the elites."""
-        k_noise, k_env = frl.random.split(key)
-        noise = frl.random.normal(k_noise, (E, P, H, act_dim))
+        k_noise, k_env = fr.split(key)
+        noise = fr.normal(k_noise, (E, P, H, act_dim))
         candidates = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-high, high)
         returns = predicted_returns(ens, obs, candidates, k_env)
         best = returns.topk(args.elites, dim=1).indices  # [E, elites]
@@ -150,78 +144,71 @@ def main(args: Args) -> dict:
         # graph would multiply the compile time by their number for no gain in speed.
         std = torch.full_like(mean, args.init_std)
         for i in range(args.iterations):
-            mean, std = cem_iteration_c(ens, obs, mean, std, frl.random.fold_in(key, i))
+            mean, std = cem_iteration_c(ens, obs, mean, std, fr.fold_in(key, i))
         # Act on the first step; warm-start the next plan with the rest, shifted by one step.
         return mean[:, 0], torch.cat([mean[:, 1:], torch.zeros_like(mean[:, :1])], 1)
 
     # ---- ensemble training: MSE on normalized deltas, vmapped over members, Adam ----
     optimizer = frl.optim.adam(args.lr)
 
-    def loss_fn(net_params, x, y):
-        return ((net.apply(net_params, x) - y) ** 2).mean()
-
     def train_member(p, opt_state, inputs, targets, n, key, step):
         # Each member draws its own minibatch from its own key (the ensemble's diversity, with the init).
-        idx = frl.random.randint(frl.random.fold_in(key, step), (args.batch_size,), 0, n)
+        idx = fr.randint(fr.fold_in(key, step), (args.batch_size,), 0, n)
         x = (inputs[idx] - p["in_mean"]) / p["in_std"]
         y = (targets[idx] - p["out_mean"]) / p["out_std"]
-        grads, loss = torch.func.grad_and_value(loss_fn)(p["net"], x, y)
+        grads, loss = torch.func.grad_and_value(lambda q: ((net.apply(q, x) - y) ** 2).mean())(p["net"])
         updates, opt_state = optimizer.update(grads, opt_state, p["net"])
         p = p.copy().set("net", frl.optim.apply_updates(p["net"], updates))
         return p, opt_state, loss
 
-    def train_step(ens, opt_state, inputs, targets, n, keys, step):
-        return torch.vmap(train_member, in_dims=(0, 0, None, None, None, 0, None), randomness="error")(
-            ens, opt_state, inputs, targets, n, keys, step)
-
-    jit = (lambda f: torch.compile(f, fullgraph=True)) if args.compile else (lambda f: f)
-    cem_iteration_c, train_c = jit(cem_iteration), jit(train_step)
+    # One step for the whole ensemble: vmapped over the members (the data shared), compiled whole.
+    train_c = compile_step(torch.vmap(train_member, in_dims=(0, 0, None, None, None, 0, None), randomness="error"),
+                           enabled=args.compile)
+    cem_iteration_c = compile_step(cem_iteration, enabled=args.compile)
 
     # ---- state of the run ----
-    k_models, k_env, k_plan, k_train = frl.random.split(frl.random.key(args.seed), 4)
-    nets = torch.vmap(net.init)(frl.random.split(k_models, M))
+    k_models, k_env, k_plan, k_train = fr.split(fr.key(args.seed), 4)
+    nets = torch.vmap(net.init)(fr.split(k_models, M))
     ones = torch.ones(M, obs_dim + act_dim)
     ens = frl.tree.dense(TensorDict(net=nets, in_mean=0 * ones, in_std=ones, out_mean=0 * ones[:, :obs_dim],
                                     out_std=ones[:, :obs_dim], batch_size=(M,)))
     opt_state = frl.tree.dense(torch.vmap(optimizer.init)(ens["net"]))
-    train_keys = frl.random.split(k_train, M)
+    train_keys = fr.split(k_train, M)
     capacity = rounds * E * T  # fixed-size data tensors, so the compiled update never sees a new shape
     inputs, targets, n = torch.zeros(capacity, obs_dim + act_dim), torch.zeros(capacity, obs_dim), 0
 
     report = RunReport(rounds * E * T, 1, args.out, desc="PETS Pendulum-v1", window=E)
     td = env.reset(k_env, (E,))
-    frames, plan_seconds, train_seconds, gradient_steps = 0, 0.0, 0.0, 0
-    losses, round_returns = [], []
+    frames, plan_seconds, train_seconds, gradient_steps, losses, round_returns = 0, 0.0, 0.0, 0, [], []
     for r in range(rounds):
-        # ---- one episode per env: random in the first round, MPC after ----
         mean = torch.zeros(E, H, act_dim)
-        episode_return = torch.zeros(E, 1)
+        running = torch.zeros(E, 1)
         t0 = time.perf_counter()
         for t in range(T):
+            # COLLECT: one real step of every env, random in the first round, MPC after
             if r == 0 and not args.oracle:
                 td = frl.envs.random_action(env, td)
             else:
-                action, mean = plan(ens, td["observation"], mean, frl.random.fold_in(k_plan, torch.tensor(frames)))
+                action, mean = plan(ens, td["observation"], mean, fr.fold_in(k_plan, torch.tensor(frames)))
                 td = td.copy().set("action", action)
             out, td = frl.envs.step_and_reset(env, td)
+            episode_return, running = frl.envs.track_episode_return(out, running)
+            # STORE: the transition, as the models' inputs and targets
             inputs[n:n + E] = torch.cat([out["observation"], out["action"]], -1)
             targets[n:n + E] = out["next", "observation"] - out["observation"]
             n, frames = n + E, frames + E
-            episode_return = episode_return + out["next", "reward"]
-            if t % 20 == 19 or t == T - 1:  # the progress bar, without a host sync every step
+            # LOG: the progress bar every 20 steps, without a host sync every step
+            if t % 20 == 19 or t == T - 1:
                 report.log(frames, episode_return.reshape(1, E), out["next", "done"].reshape(1, E))
         round_returns.append(episode_return.mean().item())
-        if r > 0 or args.oracle:
-            plan_seconds += time.perf_counter() - t0
+        plan_seconds += time.perf_counter() - t0 if r > 0 or args.oracle else 0.0
         if args.oracle or r == rounds - 1:
             continue
-        # ---- fit the ensemble on every transition so far ----
+        # UPDATE: fit the ensemble on every transition so far
         t0 = time.perf_counter()
         x, y = inputs[:n], targets[:n]
         stats = dict(in_mean=x.mean(0), in_std=x.std(0) + 1e-6, out_mean=y.mean(0), out_std=y.std(0) + 1e-6)
-        ens = ens.copy()
-        for k, v in stats.items():
-            ens.set(k, v.expand(M, -1).clone())
+        ens = ens.copy().update({k: v.expand(M, -1).clone() for k, v in stats.items()})
         n_t = torch.tensor(n)
         for _ in range(args.train_steps):
             ens, opt_state, loss = train_c(ens, opt_state, inputs, targets, n_t, train_keys,
@@ -230,10 +217,9 @@ def main(args: Args) -> dict:
         losses.append(loss.tolist())
         train_seconds += time.perf_counter() - t0
         report.bar.set_postfix(ret=f"{report.recent_returns()[0]:.1f}", model_loss=f"{loss.mean().item():.4f}")
-    return report.finish({"args": asdict(args), "real_steps": frames, "rounds": rounds,
-                          "evaluation_episodes": E, "round_returns": round_returns, "planning_seconds": plan_seconds,
-                          "training_seconds": train_seconds, "gradient_steps": gradient_steps,
-                          "model_losses": losses})
+    return report.finish({"args": asdict(args), "real_steps": frames, "rounds": rounds, "evaluation_episodes": E,
+                          "round_returns": round_returns, "planning_seconds": plan_seconds,
+                          "training_seconds": train_seconds, "gradient_steps": gradient_steps, "model_losses": losses})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import math
 import torch
 from tensordict import TensorDictBase
 
+from frl.envs.episode_return import track_episode_return
+
 __all__ = ["init_stats", "track"]
 
 
@@ -47,14 +49,12 @@ def track(td: TensorDictBase, stats: tuple[torch.Tensor, torch.Tensor], next_tra
         for the next step.
     """
     batch = tuple(td.batch_size)
-    reward = td.get(("next", "reward"))
     done = td.get(("next", "done"))
-    traj_ids, episode_return = stats
-    episode_return = episode_return + reward.to(episode_return.dtype).reshape(episode_return.shape)
+    traj_ids, running = stats
+    episode_return, running = track_episode_return(td, running)
     done_b = done.reshape(batch)
     flat = done_b.reshape(-1).to(torch.int64)
     # The k-th done env (row-major) gets id next_traj_id + k: cumsum counts the done envs up to each one.
     fresh = (next_traj_id + torch.cumsum(flat, 0) - 1).reshape(batch)
-    new_stats = (torch.where(done_b, fresh, traj_ids),
-                 torch.where(done.reshape(batch + (1,)), torch.zeros_like(episode_return), episode_return))
+    new_stats = (torch.where(done_b, fresh, traj_ids), running)
     return (traj_ids, episode_return), new_stats, next_traj_id + flat.sum()

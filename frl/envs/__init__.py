@@ -13,6 +13,7 @@ from frl.envs.cartpole import CartPole, CartPoleParams
 from frl.envs.check_env import check_env
 from frl.envs.dm_control_env import DMControlEnv
 from frl.envs.env import Env, env_keys, map_keys
+from frl.envs.episode_return import track_episode_return
 from frl.envs.gym_env import GymEnv
 from frl.envs.model_env import ModelEnv, ModelEnvParams
 from frl.envs.mountain_car import MountainCar, MountainCarParams
@@ -37,6 +38,7 @@ __all__ = [
     "rollout",
     "check_env",
     "random_action",
+    "track_episode_return",
     "Pendulum",
     "PendulumParams",
     "CartPole",

@@ -1,12 +1,13 @@
-"""Training: pure train-step factories to compile and vmap, and the host loops that drive them."""
+"""Training: pure train-step factories to compile and vmap, their compile helper, and a one-call PPO trainer.
 
+The host side of an experiment (progress bars, metrics files, plots) lives in `frl.experiment`.
+"""
+
+from frl.train.compile import compile_step
 from frl.train.dqn import make_dqn_update
 from frl.train.grads import all_reduce_gradients
-from frl.train.offpolicy_args import TRANSITION_KEYS, OffPolicyArgs
 from frl.train.onpolicy import PPOConfig, PPOTrainer, TrainState, make_advantages, make_collect_step
 from frl.train.ppo import make_ppo_update
-from frl.train.ppo_args import PPOArgs, run_ppo
-from frl.train.report import RunReport
 from frl.train.sac import make_sac_update
 from frl.train.target import soft_update
 from frl.train.td3 import make_td3_update
@@ -18,14 +19,10 @@ __all__ = [
     "make_td3_update",
     "soft_update",
     "all_reduce_gradients",
+    "compile_step",
     "PPOConfig",
     "PPOTrainer",
     "TrainState",
     "make_collect_step",
     "make_advantages",
-    "RunReport",
-    "PPOArgs",
-    "run_ppo",
-    "OffPolicyArgs",
-    "TRANSITION_KEYS",
 ]

@@ -26,7 +26,8 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl.envs import auto_reset
+from frl._checks import fail
+from frl.envs import auto_reset, track_episode_return
 from frl.returns import gae
 from frl.train.ppo import make_ppo_update
 from frl.tree import dense
@@ -83,12 +84,12 @@ def make_collect_step(env, actor) -> Callable:
 
     def collect_step(actor_params: TensorDictBase, env_td: TensorDictBase, key: torch.Tensor):
         td = env.step(actor.apply(actor_params, env_td, key))
-        episode_return = td.get("episode_return") + td.get(("next", "reward"))
+        episode_return, running = track_episode_return(td, td.get("episode_return"))
         td.set(("next", "episode_return"), episode_return)
         # Keep the env state's own keys only (not the policy's outputs), so that its structure is the
         # same at every step: a compiled step then never recompiles.
         env_next = auto_reset(env, td).select(*env_td.keys())
-        env_next.set("episode_return", torch.where(td.get(("next", "done")), 0.0, episode_return))
+        env_next.set("episode_return", running)
         return td, env_next
 
     return collect_step
@@ -166,9 +167,34 @@ class PPOTrainer:
         self._collect, self._advantages, self._update = jit(collect), jit(advantage), jit(minibatch)
         self._shuffle = torch.vmap(lambda k: fr.permutation(k, config.frames_per_batch))
 
-    def init(self, seeds: Sequence[int] | torch.Tensor) -> TrainState:
-        """Fresh params, optimizer state and envs for each seed (agent i is fully determined by seeds[i])."""
-        keys = torch.stack([fr.key(int(s)) for s in seeds]) if not isinstance(seeds, torch.Tensor) else seeds
+    def init(self, seeds: Sequence[int] | torch.Tensor | None = None, *, keys: torch.Tensor | None = None
+             ) -> TrainState:
+        """Fresh params, optimizer state and envs for each agent, from seeds or from keys (one of them).
+
+        Args:
+            seeds: ints, or an integer tensor of shape [N]: agent i starts from ``frl.random.key(seeds[i])``.
+            keys: `frl.random` keys, int64 [N, 2]: agent i starts from ``keys[i]``.
+
+        Returns:
+            `TrainState` with a leading dimension N on every leaf (agent i is fully determined by its
+            seed or key).
+        """
+        fn = "frl.train.PPOTrainer.init"
+        if (seeds is None) == (keys is None):
+            fail(fn, "give exactly one of seeds= (ints) and keys= (frl.random keys [N, 2])")
+        if keys is not None:
+            if not (fr.is_key(keys) and keys.dim() == 2):
+                what = (f"a {keys.dtype} tensor of shape {list(keys.shape)}" if isinstance(keys, torch.Tensor)
+                        else type(keys).__name__)
+                fail(fn, f"keys= is {what}, expected frl.random keys: an int64 tensor of shape [N, 2]")
+        elif isinstance(seeds, torch.Tensor):
+            if seeds.dim() != 1 or seeds.is_floating_point() or seeds.is_complex() or seeds.dtype == torch.bool:
+                fail(fn, f"seeds= is a {seeds.dtype} tensor of shape {list(seeds.shape)}, expected ints: an "
+                         "integer tensor of shape [N] (pass frl.random keys as keys=)")
+            keys = torch.stack([fr.key(int(s)) for s in seeds.tolist()])
+        else:
+            assert seeds is not None
+            keys = torch.stack([fr.key(int(s)) for s in seeds])
         n = self.config.num_envs
 
         def one(key):
@@ -184,12 +210,12 @@ class PPOTrainer:
         params, opt_state, env_td = dense((params, opt_state, env_td))
         return TrainState(params, opt_state, env_td, run_keys, 0)
 
-    def iteration(self, state: TrainState) -> tuple[TrainState, TensorDict, TensorDict]:
+    def iteration(self, state: TrainState) -> tuple[TrainState, TensorDict, TensorDict | None]:
         """Collect one batch per agent, compute advantages, run the PPO epochs.
 
         Returns:
             ``(state, rollout, metrics)``: the rollout is [seeds, num_envs, T] with advantages; the
-            metrics of the last minibatch update are [seeds].
+            metrics of the last minibatch update are [seeds] (``None`` with ``epochs=0``).
         """
         cfg = self.config
         params, opt_state, env_td = state.params, state.opt_state, state.env

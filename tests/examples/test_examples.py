@@ -39,7 +39,8 @@ def test_ppo_cartpole_eager(tmp_path):
     assert 1 <= m["final_return"] <= 500
 
 
-@pytest.mark.parametrize("name", ["ppo_pendulum.py", "ppo_cartpole.py"])
+@pytest.mark.parametrize("name", ["ppo_pendulum.py", "ppo_cartpole.py", "dqn_cartpole.py", "sac_pendulum.py",
+                                  "td3_pendulum.py"])
 def test_help_documents_every_option(name):
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), "--help"], capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=ROOT), timeout=120).stdout
@@ -69,3 +70,29 @@ def test_td3_pendulum_eager_two_seeds(tmp_path):
     assert m["num_seeds"] == 2 and m["frames"] == 2 * 600
     assert m["episodes_per_seed"] == [3, 3]
     assert all(-2000 < r < 0 for r in m["per_seed_returns"])
+
+
+EXAMPLES = sorted(f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".py"))
+BANNERS = {"ppo_pendulum.py": ("COLLECT", "ADVANTAGES", "UPDATE", "LOG"),
+           "ppo_cartpole.py": ("COLLECT", "ADVANTAGES", "UPDATE", "LOG"),
+           "dqn_cartpole.py": ("COLLECT", "STORE", "SAMPLE + UPDATE", "LOG"),
+           "sac_pendulum.py": ("COLLECT", "STORE", "SAMPLE + UPDATE", "LOG"),
+           "td3_pendulum.py": ("COLLECT", "STORE", "SAMPLE + UPDATE", "LOG"),
+           "model_based_pendulum.py": ("COLLECT", "STORE", "LOG", "UPDATE")}  # a round: steps, then the fit
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_has_one_shape(name):
+    """Self-contained: its own Args, its loop's phases marked in order, the library's compile helper, the
+    experiment layer's report; no settings or loops hidden in the library."""
+    with open(os.path.join(ROOT, "examples", name)) as f:
+        source = f.read()
+    assert name in BANNERS, f"examples/{name}: add its loop's banners to BANNERS"
+    positions = [source.find(f"# {banner}:") for banner in BANNERS[name]]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), (name, positions)
+    assert "class Args:" in source and "tyro.cli(Args)" in source
+    assert "compile_step(" in source and "from frl.experiment import RunReport" in source
+    assert "References:" in source
+    for hidden in ("PPOTrainer", "run_ppo", "PPOArgs", "OffPolicyArgs", "_seeds("):
+        assert hidden not in source, f"examples/{name} uses {hidden}"
+    assert source.count("\n") <= 230, f"examples/{name}: {source.count(chr(10))} lines"

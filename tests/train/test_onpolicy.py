@@ -1,5 +1,6 @@
 """PPOTrainer: same seed, same run; compiled pieces agree with eager and never recompile across iterations."""
 
+import pytest
 import torch
 
 import frl
@@ -38,3 +39,28 @@ def test_compiled_matches_eager_without_recompiles():
     compiled2, _, _ = run(make_trainer(True), [3, 4], 2)
     assert frl.tree.tree_allclose(compiled2.params, eager.params, rtol=1e-3, atol=1e-4)
     assert metrics["loss"].shape == (2,) and torch.isfinite(metrics["loss"]).all()
+
+
+def test_init_reads_seeds_as_seeds_and_keys_only_through_keys():
+    trainer = make_trainer(False)
+    from_list = trainer.init([3, 4])
+    # An integer tensor of shape [N] is N seeds (it used to be read as keys, silently).
+    from_tensor = trainer.init(torch.tensor([3, 4]))
+    from_keys = trainer.init(keys=torch.stack([frl.random.key(3), frl.random.key(4)]))
+    for state in (from_tensor, from_keys):
+        assert frl.tree.tree_allclose(state.params, from_list.params, rtol=0, atol=0)
+        assert torch.equal(state.key, from_list.key)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"seeds": torch.stack([frl.random.key(0), frl.random.key(1)])},
+     r"seeds= is a torch.int64 tensor of shape \[2, 2\], expected ints: an integer tensor of shape \[N\]"),
+    ({"seeds": torch.tensor([0.0, 1.0])}, r"seeds= is a torch.float32 tensor of shape \[2\], expected ints"),
+    ({"keys": torch.tensor([0, 1])}, r"keys= is a torch.int64 tensor of shape \[2\], expected frl.random keys"),
+    ({"keys": torch.zeros(2, 2)}, r"keys= is a torch.float32 tensor of shape \[2, 2\], expected frl.random keys"),
+    ({}, r"give exactly one of seeds= \(ints\) and keys="),
+    ({"seeds": [0], "keys": frl.random.key(0)[None]}, r"give exactly one of seeds="),
+], ids=["keys-as-seeds", "float-seeds", "seeds-as-keys", "float-keys", "neither", "both"])
+def test_init_rejects_ambiguous_seeds_and_keys(kwargs, match):
+    with pytest.raises(ValueError, match=r"frl.train.PPOTrainer.init: " + match):
+        make_trainer(False).init(**kwargs)

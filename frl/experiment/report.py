@@ -24,12 +24,21 @@ class RunReport:
         out: output folder for ``metrics.json`` and ``learning_curve.png`` (created if needed).
         desc: the progress bar's label.
         window: the final return is the mean over the last ``window`` episodes of each seed.
+        frames_per_iteration: frames per seed of one training iteration (bench/ppo_train.py uses it to
+            leave the first iteration, mostly compilation, out of the steady-state speed).
+
+    Example:
+        >>> report = RunReport(total_frames=4096, num_seeds=2, out="runs/demo")
+        >>> report.log(frames, rollout["next", "episode_return"], rollout["next", "done"])  # [2, ...] each
+        >>> metrics = report.finish({"args": {...}})  # writes runs/demo/metrics.json and learning_curve.png
     """
 
-    def __init__(self, total_frames: int, num_seeds: int, out: str, desc: str = "train", window: int = 10):
+    def __init__(self, total_frames: int, num_seeds: int, out: str, desc: str = "train", window: int = 10,
+                 frames_per_iteration: int = 0):
         from tqdm.auto import tqdm
 
         self.total_frames, self.num_seeds, self.out, self.window = total_frames, num_seeds, out, window
+        self.frames_per_iteration = frames_per_iteration  # per seed; metrics.json reports it for all seeds
         self.returns: list[list[float]] = [[] for _ in range(num_seeds)]
         self.curve: list[tuple[int, list[float]]] = []  # (frames, mean recent return of each seed)
         self.frames = 0
@@ -85,7 +94,7 @@ class RunReport:
             "seconds": seconds,
             "fps": self.frames * self.num_seeds / seconds,
             "first_iteration_seconds": self.first_log_seconds,
-            "frames_per_iteration": getattr(self, "frames_per_iteration", 0) * self.num_seeds,
+            "frames_per_iteration": self.frames_per_iteration * self.num_seeds,
             **(extra or {}),
         }
         os.makedirs(self.out, exist_ok=True)
@@ -107,7 +116,8 @@ class RunReport:
         fig, ax = plt.subplots(figsize=(6, 4))
         frames = [f for f, _ in self.curve]
         for s in range(self.num_seeds):
-            ax.plot(frames, [r[s] for _, r in self.curve], lw=1, alpha=0.8, label=f"seed {s}" if self.num_seeds <= 8 else None)
+            label = f"seed {s}" if self.num_seeds <= 8 else None
+            ax.plot(frames, [r[s] for _, r in self.curve], lw=1, alpha=0.8, label=label)
         ax.set_xlabel("frames per seed")
         ax.set_ylabel(f"return (mean of last {self.window} episodes)")
         ax.grid(alpha=0.3)
