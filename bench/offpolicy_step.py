@@ -15,7 +15,7 @@ Polyak update (tau 0.005) of the target networks:
 frl's update is one pure function ``(params, target, opt_state, batch, key) -> (params, target,
 opt_state, metrics)`` built from `frl.objectives.sac_loss` / `td3_loss`, `frl.optim.adam` and
 `frl.train.soft_update`, compiled whole with ``torch.compile(fullgraph=True)`` as the examples do
-(`frl.train.OffPolicyArgs.jit`: no guards on module globals). TorchRL's update is its
+(`frl.train.compile_step`: no guards on module globals). TorchRL's update is its
 sota-implementations' ``update``: the loss module's forward, ``backward()``, ``torch.optim.Adam``
 over the loss module's parameters, ``SoftUpdate.step()``, compiled with ``torch.compile`` (with
 ``fullgraph=True`` where that traces; the table says which).
@@ -219,7 +219,7 @@ def frl_rows(iters: int, smoke: bool = False) -> dict:
     import frl
     from frl import random as fr
 
-    jit = frl.train.OffPolicyArgs(compile=True).jit()  # the examples' compile: fullgraph=True
+    jit = frl.train.compile_step  # the examples' compile: fullgraph=True
     batch = TensorDict(random_batch(torch.Generator().manual_seed(0)), batch_size=[BATCH])
     keys = fr.split(fr.key(1), 64)  # a fresh key per call, cycled
     result: dict[str, object] = {"torch": torch.__version__}
@@ -281,7 +281,7 @@ def main() -> None:
     for note in notes:
         print(note)
     if not args.smoke:
-        print("frl compiled: torch.compile(fullgraph=True) via frl.train.OffPolicyArgs.jit (as the examples; "
+        print("frl compiled: torch.compile(fullgraph=True) via frl.train.compile_step (as the examples; "
               "no guards on module globals); compile s: first call, cold inductor cache")
     if theirs:
         print("ratio < 1: frl takes less time than TorchRL")

@@ -145,8 +145,8 @@ def build(args: Args) -> Agent:
 
 def epsilon_at(args: Args, frames: int) -> torch.Tensor:
     """The exploration probability after ``frames`` frames: linear decay, then constant."""
-    return torch.tensor(max(args.eps_end, args.eps_start - (args.eps_start - args.eps_end) * frames
-                            / (args.eps_fraction * args.total_frames)))
+    return frl.nn.linear_schedule(args.eps_start, args.eps_end,
+                                  max(1, round(args.eps_fraction * args.total_frames)))(frames)
 
 
 def main(args: Args) -> dict:

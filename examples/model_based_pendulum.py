@@ -122,7 +122,7 @@ def main(args: Args) -> dict:
 
         def imagine(p):
             # ModelEnv has the stateless-env interface without subclassing frl.envs.Env (rollout's annotation).
-            imagined = frl.envs.rollout(model.bind(p), policy, td, H, auto_reset=False)  # pyright: ignore[reportArgumentType]
+            imagined = frl.envs.rollout(model.bind(p), policy, td, H, auto_reset=False)
             return imagined["next", "reward"]
 
         return torch.vmap(imagine, randomness="error")(ens).sum((-2, -1)).mean(0)

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from frl._checks import fail
+from frl._compat import is_functorch_wrapped
 
 __all__ = [
     "key",
@@ -200,8 +201,7 @@ def _on_host(k: torch.Tensor, n: int) -> bool:
     values: one action for one host env took ~300 us. The same words from Python ints take ~10 us.
     """
     return (n <= _HOST_MAX and k.dim() == 1 and k.device.type == "cpu" and not torch.compiler.is_compiling()
-            # torch._C's type stubs omit _functorch, which exists at run time.
-            and not torch._C._functorch.is_functorch_wrapped_tensor(k))  # pyright: ignore[reportAttributeAccessIssue]
+            and not is_functorch_wrapped(k))
 
 
 def _words_on_host(k: torch.Tensor, n: int, domain: int) -> tuple[torch.Tensor, torch.Tensor]:

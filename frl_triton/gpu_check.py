@@ -92,7 +92,7 @@ def _return_inputs(dtype: torch.dtype, vtrace: bool = False) -> tuple:
 def record_launches() -> list[Launch]:
     """Run every op's launcher on CPU tensors and return the kernel launches it makes."""
     from frl_triton.gae.kernel import gae_triton
-    from frl_triton.sumtree import reference
+    from frl_triton.sumtree import cpu as sumtree_cpu
     from frl_triton.sumtree.op import launch_sample, launch_update
     from frl_triton.td_lambda.kernel import td_lambda_triton
     from frl_triton.vtrace.kernel import vtrace_triton
@@ -107,7 +107,7 @@ def record_launches() -> list[Launch]:
             (f"vtrace[{tag}]", lambda rec, d=dtype: vtrace_triton(*_return_inputs(d, vtrace=True))),
         ]
     capacity, arity = 1000, 32
-    nodes = reference.layout(capacity, arity).num_nodes
+    nodes = sumtree_cpu.layout(capacity, arity).num_nodes
     tree = torch.zeros(nodes, dtype=torch.float64)
     index = torch.arange(8)
     calls += [

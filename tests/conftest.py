@@ -16,7 +16,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
-import torch.utils._pytree as pytree  # noqa: E402
+from frl._compat import pytree  # noqa: E402
 from tensordict import TensorDictBase  # noqa: E402
 
 import frl  # noqa: E402

@@ -12,10 +12,6 @@ import pathlib
 
 FRL = pathlib.Path(__file__).resolve().parent.parent / "frl"
 
-# Known cycles that another change breaks; each is an edge (importer, imported) left out of the
-# graph. The buffers pair `frl/buffers/_storage.py` <-> `persist.py` is being split on its own
-# branch: remove this entry when that branch is merged.
-KNOWN_EDGES = {("frl.buffers._storage", "frl.buffers.persist")}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -102,7 +98,5 @@ def test_graph_counts_imports_inside_functions():
 
 def test_no_import_cycle_in_frl():
     graph = import_graph()
-    for a, b in KNOWN_EDGES:
-        graph.get(a, set()).discard(b)
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle among frl modules: " + " -> ".join(cycle or [])

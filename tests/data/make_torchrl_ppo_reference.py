@@ -1,6 +1,6 @@
 """Writes torchrl_ppo_reference.pt: TorchRL's ClipPPOLoss terms on a fixed network and batch.
 
-Run with an interpreter that has torchrl (e.g. ``/work/venv-torchrl/bin/python``); the test
+Run with an interpreter that has torchrl (the one ``FRL_TORCHRL_PYTHON`` names); the test
 ``tests/objectives/test_ppo_vs_torchrl.py`` checks that frl's actor, critic and clip_ppo_loss give the
 same numbers from the same parameters and batch. Regenerate only when the reference itself must change.
 """

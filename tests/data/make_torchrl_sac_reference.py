@@ -1,7 +1,7 @@
 """Writes torchrl_sac_reference.pt: TorchRL's SACLoss and DiscreteSACLoss terms on fixed networks and batches.
 
 Run with an interpreter that has torchrl, from the repository root (it imports frl for the noise):
-``/work/venv-torchrl/bin/python tests/data/make_torchrl_sac_reference.py``. The test
+``$FRL_TORCHRL_PYTHON tests/data/make_torchrl_sac_reference.py`` (an interpreter with torchrl). The test
 ``tests/objectives/test_sac_vs_torchrl.py`` checks that frl's actor, Q-operators and SAC losses give the
 same numbers from the same parameters and batch. Regenerate only when the reference itself must change.
 

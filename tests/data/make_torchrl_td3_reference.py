@@ -1,6 +1,6 @@
 """Writes torchrl_td3_reference.pt: TorchRL's DDPGLoss, TD3Loss and TD3BCLoss terms on fixed networks and batch.
 
-Run with an interpreter that has torchrl (e.g. ``/work/venv-torchrl/bin/python``); the test
+Run with an interpreter that has torchrl (the one ``FRL_TORCHRL_PYTHON`` names); the test
 ``tests/objectives/test_ddpg_td3_vs_torchrl.py`` checks that frl's ddpg_loss, td3_loss and td3_bc_loss
 give the same numbers from the same parameters and batch. TorchRL draws TD3's smoothing noise from
 torch's global generator, so the reference uses ``policy_noise=0``; tight action bounds make the clamp
