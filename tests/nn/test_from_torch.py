@@ -194,12 +194,12 @@ def test_ensemble_of_8_trains_with_frl_optim_as_torch_optim():
     # Adam divides by sqrt(nu): where a gradient is near zero, a compiled kernel's rounding moves the
     # weight by up to ~1e-6 over 20 steps of lr 1e-2 (the losses above agree to 1e-6).
     for i, r in enumerate(refs):
-        torch.testing.assert_close(p[i]["2", "weight"], r[2].weight.detach(), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(p[i], TensorDict.from_module(r).detach(), rtol=1e-4, atol=1e-5)
 
 
 def test_errors():
     with pytest.raises(TypeError, match=r"frl\.nn\.from_torch: module is a function, expected a torch\.nn\.Module"):
-        frl.nn.from_torch(lambda x: x)  # type: ignore[arg-type]  # the wrong type is the point
+        frl.nn.from_torch(lambda x: x)  # pyright: ignore[reportArgumentType]  # the wrong type is the point
     net = frl.nn.from_torch(nn.Linear(3, 2))
     with pytest.raises(ValueError, match=r"frl\.nn\.from_torch\.apply: params have no entry 'bias'"):
         net.apply(TensorDict(weight=torch.zeros(2, 3)), torch.zeros(3))
