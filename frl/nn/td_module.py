@@ -112,7 +112,12 @@ def td_module(module: Any, in_keys: NestedKey | Sequence[NestedKey],
         result = net_apply(params, *[td.get(k) for k in ins], **kwargs)
         results = (result,) if isinstance(result, (torch.Tensor, TensorDictBase)) else result
         if not isinstance(results, (tuple, list)) or len(results) != len(outs):
-            got = f"{len(results)} outputs" if isinstance(results, (tuple, list)) else type(result).__name__
+            if isinstance(result, (torch.Tensor, TensorDictBase)):
+                got = "one tensor"
+            elif isinstance(results, (tuple, list)):
+                got = f"{len(results)} outputs"
+            else:
+                got = f"a {type(result).__name__}"
             fail(name, f"the network returned {got}, expected {len(outs)} (one per out_key: "
                        f"{', '.join(fmt_key(k) for k in outs)})")
         out = td.copy()
