@@ -31,20 +31,23 @@ __all__ = ["make_actor", "make_critic", "make_q", "observation_key"]
 def _specs(fn: str, env: Any) -> tuple[Spec, Spec]:
     obs, act = getattr(env, "observation_spec", None), getattr(env, "action_spec", None)
     if not isinstance(obs, Spec) or not isinstance(act, Spec):
-        fail(fn, f"env is a {type(env).__name__} without frl specs; expected an object with "
+        fail(fn, f"env ({type(env).__name__}) has no frl specs; expected an object with "
                  "observation_spec and action_spec (an frl env, GymEnv or DMControlEnv)", TypeError)
     return obs, act
 
 
 def observation_key(env: Any) -> tuple[NestedKey, Spec]:
     """The key a network reads and its spec: "pixels" where the env has pixels, else "observation"."""
-    obs, _ = _specs("frl.nn.observation_key", env)
+    return _observation("frl.nn.observation_key", env)
+
+
+def _observation(fn: str, env: Any) -> tuple[NestedKey, Spec]:
+    obs, _ = _specs(fn, env)
     if isinstance(obs, Composite):
         for k in ("pixels", "observation"):
             if k in obs:
                 return k, obs[k]
-        fail("frl.nn.observation_key", f"observation_spec has keys {sorted(obs.keys())}, expected 'pixels' "
-                                       "or 'observation' (or pass in_key and net)")
+        fail(fn, f"observation_spec has keys {sorted(obs.keys())}, expected 'pixels' or 'observation'")
     return "observation", obs
 
 
@@ -134,7 +137,7 @@ def make_actor(env: Any, num_cells: Sequence[int] = (64, 64), activation: str | 
         torch.Size([8, 1])
     """
     fn = "frl.nn.make_actor"
-    default_key, obs_spec = observation_key(env)
+    default_key, obs_spec = _observation(fn, env)
     # The operators take nested keys too; their defaults are typed as plain strings.
     key: Any = default_key if in_key is None else in_key
     act = _specs(fn, env)[1]
@@ -184,7 +187,7 @@ def make_critic(env: Any, num_cells: Sequence[int] = (64, 64), activation: str |
         torch.Size([8, 1])
     """
     fn = "frl.nn.make_critic"
-    default_key, obs_spec = observation_key(env)
+    default_key, obs_spec = _observation(fn, env)
     key: Any = default_key if in_key is None else in_key
     network = _network(fn, obs_spec, 1, 0, net, num_cells, activation, init, last_gain)
     return value_operator(network, in_key=key)
@@ -214,7 +217,7 @@ def make_q(env: Any, num_cells: Sequence[int] = (64, 64), activation: str | Call
         torch.Size([8, 2])
     """
     fn = "frl.nn.make_q"
-    default_key, obs_spec = observation_key(env)
+    default_key, obs_spec = _observation(fn, env)
     key: Any = default_key if in_key is None else in_key
     act = _specs(fn, env)[1]
     shape = tuple(act.shape or ())
