@@ -79,6 +79,13 @@ def main() -> None:
     params = wrapped.init(fr.key(0))
     ensemble = wrapped.init(fr.split(fr.key(1), ENSEMBLE))
 
+    if not args.smoke:
+        # The first compile of a process also pays for loading dynamo, inductor and their code paths:
+        # pay it on a network of other sizes, so that the first measured row is not charged for it.
+        warm = frl.nn.mlp(OBS, 2, (16,))
+        warm_opt, warm_step = make_step(warm, x, torch.randn(BATCH, 2, device=dev))
+        warm_params = warm.init(fr.key(2))
+        torch.compile(warm_step, fullgraph=True)(warm_params, warm_opt.init(warm_params))
     nets = {"frl.nn.mlp": native, "from_torch(nn.Sequential)": wrapped}
     results: dict[tuple[str, str], dict[str, float | None]] = {}
     for what, p in (("one network", params), (f"ensemble of {ENSEMBLE} (vmap)", ensemble)):

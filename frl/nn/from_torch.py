@@ -146,6 +146,7 @@ def from_torch(module: nn.Module, return_state: bool | None = None) -> TorchModu
     if not isinstance(module, nn.Module):
         fail(fn, f"module is a {type(module).__name__}, expected a torch.nn.Module", TypeError)
     template = TensorDict.from_module(module, as_module=False, lock=False).detach()
+    names = frozenset(_flat(template))
     buffer_names = tuple(name for name, _ in module.named_buffers())
     state = bool(buffer_names) if return_state is None else bool(return_state)
     resetter = _Reset(module)
@@ -179,11 +180,11 @@ def from_torch(module: nn.Module, return_state: bool | None = None) -> TorchModu
             fail(apply_name, f"params is a {type(params).__name__}, expected a TensorDict "
                              "(from init, or TensorDict.from_module(module))", TypeError)
         tensors = _flat(params)
-        missing = [name for name in _flat(template) if name not in tensors]
-        if missing:
+        if not names.issubset(tensors.keys()):
+            missing = sorted(names.difference(tensors.keys()))
             fail(apply_name, f"params have no entry {missing[0]!r} of {type(module).__name__} "
-                             f"({len(missing)} of {len(tensors) + len(missing)} missing); expected the "
-                             "layout of TensorDict.from_module(module)")
+                             f"({len(missing)} of {len(names)} missing); expected the layout of "
+                             "TensorDict.from_module(module)")
         # Buffers are copied before the call: a module that updates them in place (BatchNorm in
         # training mode) writes into the copies, which become the new state; params stay as they were.
         for name in buffer_names:

@@ -31,6 +31,8 @@ class TDSequential(NamedTuple):
         names: each module's entry in the params ("0", "1", ... or the names given); a sub-chain keeps
             the names of the full chain.
         takes_key: whether some module takes an frl.random ``key=``.
+        positions: each module's position in the full chain (its init key is ``fold_in(key, position)``,
+            and so is the sampling key of a stochastic module).
     """
 
     init: Callable[[torch.Tensor], TensorDict]
