@@ -18,8 +18,12 @@ from frl.nn.actor_critic import ActorCritic, actor_critic
 from frl.nn.convnet import convnet
 from frl.nn.distributions import Categorical, IndependentNormal, Normal, OneHotCategorical, TanhNormal
 from frl.nn.exploration import epsilon_greedy, gaussian_noise, linear_schedule, ou_noise
+from frl.nn.from_specs import make_actor, make_critic, make_q, observation_key
+from frl.nn.from_torch import TorchModule, from_torch
 from frl.nn.mlp import mlp
 from frl.nn.module import Module
+from frl.nn.sequential import TDSequential, td_sequential
+from frl.nn.td_module import TDModule, td_module, td_operator
 
 __all__ = [
     "Module",
@@ -43,4 +47,15 @@ __all__ = [
     "epsilon_greedy",
     "gaussian_noise",
     "ou_noise",
+    "TorchModule",
+    "from_torch",
+    "TDModule",
+    "td_module",
+    "td_operator",
+    "TDSequential",
+    "td_sequential",
+    "make_actor",
+    "make_critic",
+    "make_q",
+    "observation_key",
 ]
