@@ -87,12 +87,10 @@ def main(args: Args) -> dict:
 
     # ---- the pieces: env, actor-critic, optimizer, the pure PPO update ----
     env = frl.envs.make("CartPole-v1")
-    spec = env.action_spec
-    assert isinstance(spec, frl.envs.Categorical)  # push left or right: a categorical policy over spec.n
-    obs, cells = env.observation_spec.shape[-1], (args.num_cells,) * 2
-    actor = frl.nn.probabilistic_actor(frl.nn.mlp(obs, spec.n, num_cells=cells, activation="tanh"),
-                                       distribution="categorical")
-    critic = frl.nn.value_operator(frl.nn.mlp(obs, 1, num_cells=cells, activation="tanh"))
+    # From the specs: two discrete actions (push left or right) give a categorical policy over them.
+    cells = (args.num_cells,) * 2
+    actor = frl.nn.make_actor(env, num_cells=cells, activation="tanh")
+    critic = frl.nn.make_critic(env, num_cells=cells, activation="tanh")
     # The schedule counts gradient steps: the learning rate reaches 0 at the run's last minibatch.
     optimizer = frl.optim.chain(frl.optim.clip_by_global_norm(args.max_grad_norm), frl.optim.adam(
         frl.optim.linear_schedule(args.lr, 0.0, iterations * args.epochs * minibatches)))

@@ -85,12 +85,10 @@ def main(args: Args) -> dict:
 
     # ---- the pieces: env, actor-critic, optimizer, the pure PPO update ----
     env = frl.envs.make("Pendulum-v1")
-    spec = env.action_spec
-    assert isinstance(spec, frl.envs.Bounded)  # a box of torques: the tanh-Gaussian maps onto it
-    obs, act, cells = env.observation_spec.shape[-1], spec.shape[-1], (args.num_cells,) * 2
-    actor = frl.nn.probabilistic_actor(frl.nn.mlp(obs, 2 * act, num_cells=cells, activation="tanh"),
-                                       distribution="tanh_normal", action_low=spec.low, action_high=spec.high)
-    critic = frl.nn.value_operator(frl.nn.mlp(obs, 1, num_cells=cells, activation="tanh"))
+    # From the specs: a bounded box of torques gives a tanh-Gaussian policy on the box's bounds.
+    cells = (args.num_cells,) * 2
+    actor = frl.nn.make_actor(env, num_cells=cells, activation="tanh")
+    critic = frl.nn.make_critic(env, num_cells=cells, activation="tanh")
     # The schedule counts gradient steps: the learning rate reaches 0 at the run's last minibatch.
     optimizer = frl.optim.chain(frl.optim.clip_by_global_norm(args.max_grad_norm), frl.optim.adam(
         frl.optim.linear_schedule(args.lr, 0.0, iterations * args.epochs * minibatches)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from tensordict import NestedKey, TensorDict
@@ -98,6 +98,15 @@ def _network(fn: str, spec: Spec, out_features: int, extra_in: int, net: Any, nu
     return Module(init_fn, apply)
 
 
+# Typed so that a checker knows the common case is a `ProbabilisticActor` (with ``get_dist``).
+@overload
+def make_actor(env: Any, num_cells: Sequence[int] = ..., activation: str | Callable = ..., net: Any = ..., *,
+               distribution: Literal["deterministic"], init: str = ..., last_gain: float | None = ...,
+               in_key: NestedKey | None = ...) -> Module: ...
+@overload
+def make_actor(env: Any, num_cells: Sequence[int] = ..., activation: str | Callable = ..., net: Any = ...,
+               distribution: str | None = ..., init: str = ..., last_gain: float | None = ...,
+               in_key: NestedKey | None = ...) -> ProbabilisticActor: ...
 def make_actor(env: Any, num_cells: Sequence[int] = (64, 64), activation: str | Callable = "tanh",
                net: Any = None, distribution: str | None = None, init: str = "torch",
                last_gain: float | None = None, in_key: NestedKey | None = None) -> ProbabilisticActor | Module:
