@@ -34,6 +34,7 @@ __all__ = [
     "set_value_checks",
     "value_checks_enabled",
     "fmt_shape",
+    "check_key",
 ]
 
 
@@ -128,12 +129,21 @@ def check_key_or_seed(fn: str, key, seed, *, required: bool = True) -> None:
         if seed is None and required:
             fail(fn, "give a key (frl.random.key(seed)) or seed=<int>", TypeError)
         return
+    check_key(fn, key)
+
+
+def check_key(fn: str, key) -> None:
+    """Raise TypeError unless ``key`` is one `frl.random` key: an int64 tensor of shape [2].
+
+    Under vmap the check sees one member's key, so a batch of keys passes where it is vmapped over.
+    """
     if not isinstance(key, torch.Tensor):
-        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got {type(key).__name__}",
-             TypeError)
+        fail(fn, f"{_KEY_EXPECTED}, got {type(key).__name__}", TypeError)
     if key.dtype != torch.int64 or tuple(key.shape) != (2,):
-        fail(fn, f"key must be an frl.random key (an int64 tensor of shape [2]), got "
-                 f"{str(key.dtype).replace('torch.', '')} {fmt_shape(key.shape)}", TypeError)
+        fail(fn, f"{_KEY_EXPECTED}, got {str(key.dtype).replace('torch.', '')} {fmt_shape(key.shape)}", TypeError)
+
+
+_KEY_EXPECTED = "key must be an int64 tensor of shape [2] (an frl.random key: frl.random.key(seed); vmap over a batch)"
 
 
 # --- value checks -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from frl._checks import fail
+from frl._checks import check_key
 from frl._compat import is_functorch_wrapped
 
 __all__ = [
@@ -130,13 +130,6 @@ def _permute(k0, k1, lo, hi) -> tuple[Any, Any]:
 
 def is_key(x) -> bool:
     return isinstance(x, torch.Tensor) and x.dtype == torch.int64 and x.shape[-1:] == (2,)
-
-
-def _check_key(fn: str, k) -> None:
-    if not isinstance(k, torch.Tensor) or k.dtype != torch.int64 or k.shape != (2,):
-        got = f"shape {list(k.shape)} and dtype {k.dtype}" if isinstance(k, torch.Tensor) else type(k).__name__
-        fail(fn, f"key must be an int64 tensor of shape [2] (from frl.random.key(seed)); got {got}. "
-                 "Batch keys with torch.func.vmap", TypeError)
 
 
 def key(seed: int | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
@@ -251,7 +244,7 @@ def split(k: torch.Tensor, num: int = 2) -> torch.Tensor:
 
     Unpack as ``k1, k2 = frl.random.split(k)``.
     """
-    _check_key("frl.random.split", k)
+    check_key("frl.random.split", k)
     w0, w1 = _words(k, num, _SPLIT)
     if isinstance(w0, list) and isinstance(w1, list):
         return torch.stack([torch.stack([_u32(a), _u32(b)], dim=-1) for a, b in zip(w0, w1, strict=True)], dim=-2)
@@ -261,7 +254,7 @@ def split(k: torch.Tensor, num: int = 2) -> torch.Tensor:
 
 def fold_in(k: torch.Tensor, data: int | torch.Tensor) -> torch.Tensor:
     """A new key that depends on ``k`` and on an integer ``data`` (a step count, an env index)."""
-    _check_key("frl.random.fold_in", k)
+    check_key("frl.random.fold_in", k)
     k0, k1 = _key_words(k)
     if isinstance(data, torch.Tensor):
         d = data.to(device=k.device, dtype=torch.int64)
@@ -279,7 +272,7 @@ def _shape(shape) -> tuple[int, ...]:
 
 def bits(k: torch.Tensor, shape: Sequence[int] | int = ()) -> torch.Tensor:
     """Uniform random 32-bit integers in [0, 2**32), as int64 of ``shape``."""
-    _check_key("frl.random.bits", k)
+    check_key("frl.random.bits", k)
     shape = _shape(shape)
     return _u32(_bits32(k, math.prod(shape))).reshape(shape)
 
@@ -292,7 +285,7 @@ def _unit(word: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def uniform(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32,
             low: float | torch.Tensor = 0.0, high: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Uniform floats in [low, high). float64 draws use 53 random bits, other dtypes 24."""
-    _check_key("frl.random.uniform", k)
+    check_key("frl.random.uniform", k)
     return _uniform(k, shape, dtype, low, high)
 
 
@@ -315,7 +308,7 @@ def _uniform(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtyp
 
 def normal(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Standard normal floats (Box-Muller on the two words of each counter)."""
-    _check_key("frl.random.normal", k)
+    check_key("frl.random.normal", k)
     shape = _shape(shape)
     w0, w1 = (_stack(w) for w in _words(k, math.prod(shape), _DRAW))
     compute = torch.float64 if dtype == torch.float64 else torch.float32
@@ -328,7 +321,7 @@ def normal(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype 
 def randint(k: torch.Tensor, shape: Sequence[int] | int, low: int | torch.Tensor,
             high: int | torch.Tensor) -> torch.Tensor:
     """Uniform integers in [low, high), int64. ``high - low`` must be at most 2**31."""
-    _check_key("frl.random.randint", k)
+    check_key("frl.random.randint", k)
     shape = _shape(shape)
     w = _u32(_bits32(k, math.prod(shape)))
     # Lemire's multiply-shift maps a 32-bit word onto [0, n) with a bias below n / 2**32.
@@ -338,7 +331,7 @@ def randint(k: torch.Tensor, shape: Sequence[int] | int, low: int | torch.Tensor
 
 def bernoulli(k: torch.Tensor, p: float | torch.Tensor, shape: Sequence[int] | int | None = None) -> torch.Tensor:
     """Booleans that are True with probability ``p`` (``shape`` defaults to ``p``'s shape)."""
-    _check_key("frl.random.bernoulli", k)
+    check_key("frl.random.bernoulli", k)
     if shape is None:
         shape = torch.as_tensor(p).shape
     return _uniform(k, shape) < p
@@ -346,7 +339,7 @@ def bernoulli(k: torch.Tensor, p: float | torch.Tensor, shape: Sequence[int] | i
 
 def gumbel(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Standard Gumbel noise, -log(-log(u)) with u in (0, 1)."""
-    _check_key("frl.random.gumbel", k)
+    check_key("frl.random.gumbel", k)
     return _gumbel(k, shape, dtype)
 
 
@@ -360,7 +353,7 @@ def _gumbel(k: torch.Tensor, shape: Sequence[int] | int = (), dtype: torch.dtype
 
 def categorical(k: torch.Tensor, logits: torch.Tensor, shape: Sequence[int] | None = None) -> torch.Tensor:
     """Sample indices from unnormalized ``logits`` [..., n] by the Gumbel-max trick. Returns int64 [...]."""
-    _check_key("frl.random.categorical", k)
+    check_key("frl.random.categorical", k)
     batch = tuple(logits.shape[:-1]) if shape is None else _shape(shape)
     g = _gumbel(k, batch + (logits.shape[-1],), torch.float32)
     return torch.argmax(logits.float() + g, dim=-1)
@@ -368,7 +361,7 @@ def categorical(k: torch.Tensor, logits: torch.Tensor, shape: Sequence[int] | No
 
 def permutation(k: torch.Tensor, n: int) -> torch.Tensor:
     """A uniformly random permutation of range(n), int64."""
-    _check_key("frl.random.permutation", k)
+    check_key("frl.random.permutation", k)
     # Sorting n distinct-with-high-probability 64-bit keys (ties are broken by position).
     w0, w1 = (_u32(_stack(w)) for w in _words(k, n, _DRAW))
     return torch.argsort((w0 << 31) | (w1 >> 1), stable=True)

@@ -27,7 +27,7 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 
 from frl import random as fr
-from frl._checks import check_shape, fail
+from frl._checks import check_key, check_shape, fail
 from frl.objectives._common import (
     Apply,
     bootstrapped_target,
@@ -89,16 +89,10 @@ def _smoothed_target_action(nxt: TensorDictBase, key: torch.Tensor, policy_noise
     return out
 
 
-def _check_key(fn: str, key) -> None:
-    if not isinstance(key, torch.Tensor) or key.dtype != torch.int64 or key.shape != (2,):
-        got = f"shape {list(key.shape)} and dtype {key.dtype}" if isinstance(key, torch.Tensor) else type(key).__name__
-        fail(fn, f"key must be an int64 tensor of shape [2] (frl.random.key(seed)); got {got}", TypeError)
-
-
 def _td3_critic(fn: str, actor_apply: Apply, q_apply: Apply, params, target_params, batch, key, shape, *,
                 gamma, policy_noise, noise_clip, bounds, num_qvalue_nets, loss, weight):
     """TD3's critic loss (summed over the critics) with its diagnostics and per-sample |TD error|."""
-    _check_key(fn, key)
+    check_key(fn, key)
     check_q_ensemble(fn, "params['qvalue']", params["qvalue"], num_qvalue_nets)
     check_q_ensemble(fn, "target_params['qvalue']", target_params["qvalue"], num_qvalue_nets)
 
